@@ -1,0 +1,80 @@
+"""Form widgets derived from the pydantic models, so a form offers exactly what the workflow accepts."""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from domain.i18n import label
+
+LONG_TEXT = 500
+
+
+@dataclass
+class Widget:
+    name: str
+    label: str
+    kind: str  # text | textarea | select | checkbox | datetime
+    required: bool
+    options: list[tuple[str, str]] = field(default_factory=list)
+    help: str = ""
+
+
+def _inner(annotation: Any) -> tuple[Any, bool]:
+    """Strips ``X | None``; returns (X, optional)."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        return args[0], len(args) < len(get_args(annotation))
+    return annotation, False
+
+
+def widgets(model: type[BaseModel], *, skip: tuple[str, ...] = ("actor",)) -> list[Widget]:
+    out = []
+    for name, info in model.model_fields.items():
+        if name in skip:
+            continue
+        annotation, optional = _inner(info.annotation)
+        required = info.is_required()
+        help_text = info.description or ""
+        if isinstance(annotation, type) and issubclass(annotation, Enum):
+            options = [(m.value, label(m.value)) for m in annotation]
+            if optional:
+                options.insert(0, ("", "—"))
+            out.append(Widget(name, label(name), "select", required, options, help_text))
+        elif annotation is bool:
+            out.append(Widget(name, label(name), "checkbox", False, help=help_text))
+        elif annotation is datetime:
+            out.append(Widget(name, label(name), "datetime", required, help=help_text))
+        else:
+            max_length = next((m.max_length for m in info.metadata if hasattr(m, "max_length")), None)
+            kind = "textarea" if (max_length or 0) > LONG_TEXT else "text"
+            out.append(Widget(name, label(name), kind, required, help=help_text))
+    return out
+
+
+def parse(model: type[BaseModel], form: dict[str, str], *, prefix: str = "") -> dict[str, Any]:
+    """Form strings to the model's input: blank optional fields become None, checkboxes booleans."""
+    data: dict[str, Any] = {}
+    for w in widgets(model, skip=()):
+        raw = form.get(prefix + w.name)
+        if w.kind == "checkbox":
+            data[w.name] = raw in ("on", "true", "1")
+        elif raw is None or raw.strip() == "":
+            if w.required:
+                data[w.name] = raw if raw is not None else None
+        else:
+            data[w.name] = raw.strip()
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def errors_by_field(err: ValidationError) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if p != "body") or "__all__"
+        out.setdefault(loc, e["msg"].removeprefix("Value error, "))
+    return out

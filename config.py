@@ -1,0 +1,45 @@
+"""Careflow settings: the one place that reads the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    temporal_address: str = Field(default="localhost:7233", alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    task_queue: str = Field(default="careflow", alias="CAREFLOW_TASK_QUEUE")
+    sla_policy: Path | None = Field(default=None, alias="CAREFLOW_SLA_POLICY")
+    data_dir: Path = Field(default=Path(".data"), alias="CAREFLOW_DATA_DIR")
+    api_host: str = Field(default="127.0.0.1", alias="CAREFLOW_API_HOST")
+    api_port: int = Field(default=8000, alias="CAREFLOW_API_PORT")
+    temporal_port: int = Field(default=7233, alias="CAREFLOW_TEMPORAL_PORT")
+    temporal_ui_port: int = Field(default=8233, alias="CAREFLOW_TEMPORAL_UI_PORT")
+    # Where people open the Temporal Web UI; links in the web app point here.
+    temporal_ui_url: str = Field(default="http://localhost:8233", alias="TEMPORAL_UI_URL")
+    timezone: str = Field(default="Asia/Shanghai", alias="CAREFLOW_TIMEZONE")
+
+    def sqlalchemy_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set (careflow dev sets it for the embedded Postgres)")
+        return to_psycopg_url(self.database_url)
+
+
+def to_psycopg_url(url: str) -> str:
+    """Accept plain postgres:// URLs and point SQLAlchemy at psycopg 3."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The system of record: SQLAlchemy 2 models, engine and Alembic migrations."""

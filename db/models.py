@@ -1,0 +1,161 @@
+"""Typed SQLAlchemy models. Activities and the API are the only writers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Sequence,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+TZ = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSONB, list[Any]: JSONB, datetime: TZ}  # noqa: RUF012
+
+
+case_number_seq = Sequence("case_number_seq", metadata=Base.metadata)
+
+
+class Customer(Base):
+    """C-1 subset; the customer issue grows this table."""
+
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    type: Mapped[str] = mapped_column(String(20), default="individual")
+    name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(200))
+    contacts: Mapped[list[Any]] = mapped_column(default=list)  # decision chain: [{name, role, phone, email}]
+    industry: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    tier: Mapped[str] = mapped_column(String(10), default="normal")
+    # The case whose intake created this customer: makes that creation idempotent across activity retries.
+    created_by_case: Mapped[str | None] = mapped_column(String(40), unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class CaseKey(Base):
+    """Idempotency: a client's Idempotency-Key or external reference maps to one case number."""
+
+    __tablename__ = "case_keys"
+    process: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    case_number: Mapped[str] = mapped_column(String(40), unique=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    number: Mapped[str] = mapped_column(String(40), primary_key=True)
+    process: Mapped[str] = mapped_column(String(20), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    severity: Mapped[str] = mapped_column(String(20), default="ungraded")
+    tier_at_open: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    current_step: Mapped[str | None] = mapped_column(String(40))
+    owner_role: Mapped[str | None] = mapped_column(String(40))
+    owner: Mapped[str | None] = mapped_column(String(100), index=True)
+    sla_state: Mapped[str] = mapped_column(String(20), default="on_track", index=True)
+    next_deadline: Mapped[datetime | None] = mapped_column(index=True)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    policy_version: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    external_ref: Mapped[str | None] = mapped_column(String(200))
+    opened_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class CaseStep(Base):
+    __tablename__ = "case_steps"
+    __table_args__ = (UniqueConstraint("case_number", "step", "seq"),)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    case_number: Mapped[str] = mapped_column(ForeignKey("cases.number"), index=True)
+    step: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(Integer)  # a step can open again (reopened case, reactivated lead)
+    owner_role: Mapped[str] = mapped_column(String(40))
+    owner: Mapped[str | None] = mapped_column(String(100))
+    opened_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    warned_at: Mapped[datetime | None]
+    breached_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    outcome: Mapped[dict[str, Any] | None]
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    target_seconds: Mapped[int] = mapped_column(Integer)
+
+
+class CaseEvent(Base):
+    """The append-only timeline (a trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case_at", "case_number", "at"),)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # Attempt-independent key: an activity retried after a crash writes its event once.
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    case_number: Mapped[str] = mapped_column(ForeignKey("cases.number"))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    step: Mapped[str | None] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class PresalesRecord(Base):
+    """SPEC §7 pre-sales record (003 §3.1 售前咨询记录表)."""
+
+    __tablename__ = "presales_records"
+    case_number: Mapped[str] = mapped_column(ForeignKey("cases.number"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    contact: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(20))
+    product: Mapped[str] = mapped_column(String(200))
+    need: Mapped[str] = mapped_column(Text)
+    budget: Mapped[str | None] = mapped_column(String(100))
+    use_case: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[str | None] = mapped_column(String(20))
+    complex: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str | None] = mapped_column(String(100))
+    proposal_date: Mapped[datetime | None]
+    intent: Mapped[str | None] = mapped_column(String(40))
+    next_step: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class Notification(Base):
+    """Every message the notifier sent: the staff inbox and the outbox in one table."""
+
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)  # a retried send writes (and sends) once
+    case_number: Mapped[str | None] = mapped_column(ForeignKey("cases.number"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    recipient_role: Mapped[str | None] = mapped_column(String(40), index=True)
+    recipient: Mapped[str | None] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    read_at: Mapped[datetime | None]
+
+
+# Each process keeps the columns of its seed chapter-3 table (SPEC §7) in its own record table.
+RECORDS: dict[str, type[Base]] = {"presales": PresalesRecord}

@@ -1,0 +1,1 @@
+"""Pure, deterministic domain code: safe to import inside workflows (no I/O)."""

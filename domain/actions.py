@@ -1,0 +1,81 @@
+"""Staff actions: one table per process says which action may run at which step.
+
+The workflow's Update validators and the web/API layer read the same table, so a form only offers what
+the workflow will accept, and both reject the same things with the same words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel, Field
+
+from domain.models import CaseState, Model, Step
+
+
+class ActionInput(Model):
+    """Every action says who did it; the staff app fills this from the login (SEC-4)."""
+
+    actor: str = Field(min_length=1, max_length=100)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    name: str
+    model: type[BaseModel]
+    # The steps at which the action is open; None: at any open step (e.g. assign, pause).
+    steps: frozenset[Step] | None
+    states: frozenset[CaseState] = frozenset({CaseState.OPEN})
+    # True for actions that change the step's clock or owner, not the process itself.
+    housekeeping: bool = False
+
+
+class Assignment(ActionInput):
+    owner: str = Field(min_length=1, max_length=100, description="staff member who takes the case")
+
+
+class PauseClock(ActionInput):
+    reason: str = Field(min_length=1, max_length=500, description="what we wait on the customer for")
+
+
+class ResumeClock(ActionInput):
+    note: str = Field(default="", max_length=500)
+
+
+class Closure(ActionInput):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+COMMON_ACTIONS: list[ActionSpec] = [
+    ActionSpec("assign", Assignment, None, housekeeping=True),
+    ActionSpec("pause_clock", PauseClock, None, housekeeping=True),
+    ActionSpec("resume_clock", ResumeClock, None, housekeeping=True),
+    ActionSpec("close", Closure, None, states=frozenset({CaseState.OPEN, CaseState.LEAD_POOL}), housekeeping=True),
+]
+
+
+class StepNotOpen(Exception):
+    """The action is not open now (wrong step, closed case): the API answers 409."""
+
+
+def check_open(spec: ActionSpec, *, state: CaseState, step: Step | None) -> None:
+    if state not in spec.states:
+        raise StepNotOpen(f"action {spec.name!r} is not allowed while the case is {state}")
+    if spec.steps is not None and step not in spec.steps:
+        where = ", ".join(sorted(spec.steps))
+        raise StepNotOpen(f"action {spec.name!r} needs the step {where} open (open now: {step or 'none'})")
+
+
+def open_actions(specs: list[ActionSpec], *, state: CaseState, step: Step | None, paused: bool) -> list[str]:
+    names = []
+    for spec in specs:
+        try:
+            check_open(spec, state=state, step=step)
+        except StepNotOpen:
+            continue
+        if spec.steps is None and spec.name in ("assign", "pause_clock", "resume_clock") and step is None:
+            continue
+        if spec.name == "pause_clock" and paused or spec.name == "resume_clock" and not paused:
+            continue
+        names.append(spec.name)
+    return names

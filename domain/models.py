@@ -1,0 +1,187 @@
+"""Enums and the models that cross the workflow boundary (inputs, update payloads, snapshots)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Process(StrEnum):
+    PRESALES = "presales"
+    ORDER_FOLLOWUP = "order_followup"
+    AFTERSALES = "aftersales"
+    COMPLAINT = "complaint"
+    VALUE_PUSH = "value_push"
+
+
+# Case numbers carry the process so a number alone tells a person what it is.
+CASE_PREFIX: dict[Process, str] = {
+    Process.PRESALES: "PS",
+    Process.ORDER_FOLLOWUP: "OF",
+    Process.AFTERSALES: "AS",
+    Process.COMPLAINT: "CP",
+    Process.VALUE_PUSH: "VP",
+}
+
+
+class Step(StrEnum):
+    # Pre-sales (003 §2.1)
+    FIRST_RESPONSE = "first_response"
+    NEEDS_ANALYSIS = "needs_analysis"
+    FEASIBILITY_REVIEW = "feasibility_review"
+    PROPOSAL = "proposal"
+    FOLLOW_UP = "follow_up"
+    LEAD_POOL_TOUCH = "lead_pool_touch"
+
+
+class Tier(StrEnum):
+    VIP = "vip"
+    KEY = "key"
+    NORMAL = "normal"
+    WATCH = "watch"
+
+
+class Severity(StrEnum):
+    """Severity / urgency of a case; each process uses its own subset."""
+
+    UNGRADED = "ungraded"
+    # Pre-sales grades: urgency x value (PS-2)
+    URGENT_HIGH = "urgent_high"
+    URGENT_NORMAL = "urgent_normal"
+    NONURGENT_HIGH = "nonurgent_high"
+    NONURGENT_NORMAL = "nonurgent_normal"
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SALES_CONSULTANT = "sales_consultant"
+    ORDER_SPECIALIST = "order_specialist"
+    LOGISTICS_COORDINATOR = "logistics_coordinator"
+    TECH_SUPPORT = "tech_support"
+    FIELD_ENGINEER = "field_engineer"
+    COMPLAINT_SPECIALIST = "complaint_specialist"
+    SUPERVISOR = "supervisor"
+    DIRECTOR = "director"
+    CUSTOMER_OPS = "customer_ops"
+    DATA_ANALYST = "data_analyst"
+    ACCOUNT_MANAGER = "account_manager"
+    SALES_SUPERVISOR = "sales_supervisor"
+    ADMIN = "admin"
+
+
+class SlaState(StrEnum):
+    ON_TRACK = "on_track"
+    WARNING = "warning"
+    BREACHED = "breached"
+    PAUSED = "paused"
+
+
+class CaseState(StrEnum):
+    OPEN = "open"
+    LEAD_POOL = "lead_pool"
+    CLOSED = "closed"
+
+
+class Channel(StrEnum):
+    ONLINE_CHAT = "online_chat"
+    PHONE = "phone"
+    EMAIL = "email"
+    WEB_FORM = "web_form"
+    API = "api"
+    WECHAT = "wechat"
+    SMS = "sms"
+    APP = "app"
+
+
+class CustomerType(StrEnum):
+    INDIVIDUAL = "individual"
+    ENTERPRISE = "enterprise"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Contact(Model):
+    name: str = Field(min_length=1, max_length=100)
+    role: str = Field(default="contact", max_length=40, description="contact | decision_maker | ...")
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=200)
+
+
+class NewCustomer(Model):
+    """The C-1 subset taken at intake when the customer is not on file yet."""
+
+    type: CustomerType = CustomerType.INDIVIDUAL
+    name: str = Field(min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=200)
+    industry: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    contacts: list[Contact] = Field(default_factory=list)
+
+
+class CaseRef(Model):
+    """What every process workflow is started with, beside its own intake."""
+
+    number: str
+    process: Process
+    customer_id: int | None = None
+    new_customer: NewCustomer | None = None
+    external_ref: str | None = None
+    actor: str = "system"
+
+
+class OpenedCase(Model):
+    """What the open_case activity returns: facts the workflow needs and keeps for its whole life."""
+
+    number: str
+    customer_id: int
+    customer_name: str
+    tier: Tier
+    policy_version: str
+    rules: list[Any]  # list[domain.sla.PolicyRule]; typed there to keep this module dependency-free
+    opened_at: datetime
+
+
+class CarriedCase(Model):
+    """What a case carries into its next run when it continues as new (its policy version stays)."""
+
+    opened: OpenedCase
+    severity: Severity
+    owner: str | None = None
+
+
+class StepView(Model):
+    step: Step
+    seq: int
+    owner_role: Role
+    owner: str | None
+    opened_at: datetime
+    due_at: datetime | None
+    warn_at: datetime | None
+    sla_state: SlaState
+    escalation_level: int
+    actions: list[str]
+
+
+class CaseView(Model):
+    """The live query answer: where a case stands now, straight from its workflow."""
+
+    number: str
+    process: Process
+    state: CaseState
+    customer_id: int | None
+    customer_name: str | None
+    tier: Tier | None
+    severity: Severity
+    owner: str | None
+    open_step: StepView | None
+    sla_state: SlaState
+    escalation_level: int
+    outcome: str | None
+    policy_version: str | None
+    record: dict[str, Any]

@@ -1,0 +1,39 @@
+"""Which workflow runs which process, and how clients connect (the worker and the API share this)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from domain import presales
+from domain.actions import ActionSpec
+from domain.models import Process
+from workflows.presales import PresalesWorkflow
+
+
+@dataclass(frozen=True)
+class ProcessDef:
+    process: Process
+    workflow: type
+    start_model: type[BaseModel]  # the workflow's input
+    intake_model: type[BaseModel]  # what a person or system fills in
+    actions: list[ActionSpec]
+
+    def action(self, name: str) -> ActionSpec | None:
+        return next((a for a in self.actions if a.name == name), None)
+
+
+PROCESSES: dict[Process, ProcessDef] = {
+    Process.PRESALES: ProcessDef(
+        Process.PRESALES, PresalesWorkflow, presales.PresalesStart, presales.PresalesIntake, presales.ACTIONS
+    ),
+}
+
+WORKFLOWS = [d.workflow for d in PROCESSES.values()]
+
+
+async def connect(address: str, namespace: str) -> Client:
+    return await Client.connect(address, namespace=namespace, data_converter=pydantic_data_converter)
