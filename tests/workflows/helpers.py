@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributeKey
 
 from config import Settings
 from domain.models import CaseRef, CaseView, NewCustomer, Process
@@ -69,3 +73,23 @@ async def wait_for_step(handle: WorkflowHandle, step: str | None, tries: int = 1
             return current
         await asyncio.sleep(0.05)
     raise AssertionError(f"step {step} never opened; the case shows {current}")
+
+
+async def search_attribute(client: Client, number: str, key: SearchAttributeKey[Any]) -> Any:
+    """One search attribute, read from the raw description.
+
+    The time-skipping test server keeps an unset attribute as a null payload that the SDK's describe() cannot
+    decode (the real server removes it), so decode only the key asked for.
+    """
+    raw = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=number)
+        )
+    )
+    payload = raw.workflow_execution_info.search_attributes.indexed_fields.get(key.name)
+    if payload is None or payload.data in (b"null", b""):
+        return None
+    value = json.loads(payload.data)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return key.value_type(value) if key.value_type is int else value

@@ -10,10 +10,12 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from domain import presales as ps
-from tests.workflows.helpers import events, rows, start_presales, wait_for_step
+from domain.actions import Assignment, PauseClock, ResumeClock
+from tests.workflows.helpers import events, rows, search_attribute, start_presales, wait_for_step
 from tests.workflows.helpers import view as view_of
 from workflows import search_attributes as sa
 from workflows.presales import PresalesWorkflow
+from worker import build_worker
 
 
 async def test_ps1_inquiry_is_recorded_with_five_minute_first_response(env, client, settings, worker):
@@ -37,9 +39,8 @@ async def test_ps1_unanswered_inquiry_breaches_and_escalates(
     await env.sleep(timedelta(minutes=1))
     view = await view_of(handle)
     assert view.sla_state == "breached" and view.escalation_level == 1
-    described = await handle.describe()
-    assert described.typed_search_attributes.get(sa.SLA_STATE) == "breached"
-    assert described.typed_search_attributes.get(sa.ESCALATION_LEVEL) == 1
+    assert await search_attribute(client, handle.id, sa.SLA_STATE) == "breached"
+    assert await search_attribute(client, handle.id, sa.ESCALATION_LEVEL) == 1
     kinds = events(settings, handle.id)
     assert "sla_warning" in kinds and "sla_breached" in kinds
     inbox = rows(settings, "SELECT * FROM notifications WHERE case_number=%s ORDER BY id", handle.id)
@@ -100,3 +101,61 @@ async def test_bad_update_is_rejected_and_leaves_no_trace(env, client, settings,
     history = (await handle.fetch_history()).events
     assert not [e for e in history if "UPDATE" in EventType.Name(e.event_type)]
     assert (await view_of(handle)).open_step.step == "first_response"
+
+
+async def test_sla3_pausing_the_clock_keeps_the_remaining_time(env: WorkflowEnvironment, client, settings, worker):
+    handle = await start_presales(client, settings)
+    opened = await wait_for_step(handle, "first_response")
+    await env.sleep(timedelta(minutes=2))
+    view = await handle.execute_update(PresalesWorkflow.pause_clock, PauseClock(actor="小李", reason="等客户提供型号"))
+    assert view.sla_state == "paused" and view.open_step.due_at is None
+    assert await search_attribute(client, handle.id, sa.SLA_STATE) == "paused"
+    assert await search_attribute(client, handle.id, sa.NEXT_DEADLINE) is None
+    await env.sleep(timedelta(hours=3))  # far past the 5-minute target: no breach while paused
+    view = await handle.execute_update(PresalesWorkflow.resume_clock, ResumeClock(actor="小李"))
+    assert view.sla_state == "on_track" and view.escalation_level == 0
+    paused_for = view.open_step.due_at - opened.open_step.due_at
+    assert timedelta(hours=2, minutes=59) < paused_for < timedelta(hours=3, minutes=1)
+    assert "sla_breached" not in events(settings, handle.id)
+    await env.sleep(timedelta(minutes=4))
+    assert (await view_of(handle)).sla_state == "breached"
+    step = rows(settings, "SELECT * FROM case_steps WHERE case_number=%s", handle.id)[0]
+    assert step["breached_at"] is not None
+    kinds = events(settings, handle.id)
+    assert kinds.index("clock_paused") < kinds.index("clock_resumed") < kinds.index("sla_breached")
+
+
+async def test_policy_file_sets_second_scale_targets_and_case_keeps_its_version(
+    env: WorkflowEnvironment, client, settings, tmp_path
+):
+    policy = tmp_path / "demo-policy.json"
+    policy.write_text(
+        '{"rules": [{"process": "presales", "step": "first_response", "target": "20s",'
+        ' "chain": [{"role": "supervisor", "after": "0s"}]}]}'
+    )
+    own = settings.model_copy(update={"sla_policy": policy, "task_queue": f"{settings.task_queue}-policy"})
+    async with build_worker(client, own):
+        handle = await start_presales(client, own)
+        view = await wait_for_step(handle, "first_response")
+        assert view.open_step.due_at - view.open_step.opened_at == timedelta(seconds=20)
+        # A new version published while the case runs does not touch it (SLA-1).
+        policy.write_text('{"rules": [{"process": "presales", "step": "needs_analysis", "target": "7s"}]}')
+        await env.sleep(timedelta(seconds=21))
+        view = await view_of(handle)
+        assert view.sla_state == "breached"
+        view = await handle.execute_update(PresalesWorkflow.respond, ps.FirstResponse(actor="a", note="迟到的回复"))
+        assert view.open_step.step == "needs_analysis"
+        assert view.open_step.due_at - view.open_step.opened_at == timedelta(hours=24)
+        versions = rows(settings, "SELECT policy_version FROM cases WHERE number=%s", handle.id)
+        assert versions[0]["policy_version"] == view.policy_version
+        await handle.terminate("test done")
+
+
+async def test_esc2_assign_sets_owner_in_search_attributes_and_record(env, client, settings, worker):
+    handle = await start_presales(client, settings)
+    await wait_for_step(handle, "first_response")
+    view = await handle.execute_update(PresalesWorkflow.assign, Assignment(actor="主管", owner="小张"))
+    assert view.owner == "小张"
+    assert await search_attribute(client, handle.id, sa.OWNER) == "小张"
+    assert rows(settings, "SELECT owner FROM cases WHERE number=%s", handle.id)[0]["owner"] == "小张"
+    assert rows(settings, "SELECT owner FROM presales_records WHERE case_number=%s", handle.id)[0]["owner"] == "小张"
