@@ -15,7 +15,8 @@ from activities.changes import CaseChange, OpenCaseRequest
 from activities.policy import current_policy
 from db.engine import transaction
 from db.models import RECORDS, Base, Case, CaseEvent, CaseStep, Customer
-from domain.models import OpenedCase, Process, Tier
+from domain.models import OpenedCase, Tier
+
 
 def _columns(model: type[Base], values: dict[str, Any]) -> dict[str, Any]:
     unknown = set(values) - set(model.__table__.columns.keys())

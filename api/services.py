@@ -10,12 +10,18 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import Conflict, Invalid, NotFound
 from api.schemas import CaseDetail, CasePage, CaseSummary, EventOut, StartedCase, StepRowOut
+from api.web.forms import message
 from config import Settings
 from db.models import RECORDS, Case, CaseEvent, CaseKey, CaseStep, Customer, case_number_seq
 from domain.i18n import label
@@ -137,7 +143,7 @@ async def perform_action(
         model = spec.model.model_validate(payload)
     except ValidationError as err:
         first = err.errors()[0]
-        raise Invalid(".".join(str(p) for p in first["loc"]) or action, first["msg"]) from None
+        raise Invalid(".".join(str(p) for p in first["loc"]) or action, message(first)) from None
     handle = client.get_workflow_handle(number)
     try:
         return await handle.execute_update(action, model, result_type=CaseView)
@@ -189,7 +195,7 @@ async def get_case(*, db: AsyncSession, client: Client, settings: Settings, numb
         number=number,
         process=definition.process,
         case=CaseSummary.model_validate(case, from_attributes=True) if case else None,
-        record={c: getattr(record, c) for c in record.__table__.columns.keys()} if record else None,
+        record={col.key: getattr(record, col.key) for col in record.__table__.columns} if record else None,
         live=live,
         steps=[StepRowOut.model_validate(s, from_attributes=True) for s in steps],
         timeline=[EventOut.model_validate(e, from_attributes=True) for e in events],

@@ -71,6 +71,7 @@ class CaseWorkflow:
         self.outcome: str | None = None
         self.escalation_level = 0
         self.closing = False
+        self.finished = False
         self.record_view: dict[str, Any] = {}
         self.steps = Steps(self)
         self._parked = False
@@ -111,6 +112,7 @@ class CaseWorkflow:
             payload={"outcome": outcome, "note": note},
             case_patch={"outcome": outcome, "closed_at": now, "current_step": None},
         )
+        self.finished = True  # recorded: actions waiting on the close may answer now
         await workflow.wait_condition(workflow.all_handlers_finished)
         return outcome
 
@@ -176,7 +178,7 @@ class CaseWorkflow:
         self._poked = True
         # The action is consumed when the workflow completes the step; answer once it waits again.
         await workflow.wait_condition(
-            lambda: (self._action is None and self._parked) or self.state is CaseState.CLOSED
+            lambda: (self._action is None and self._parked) or self.finished
         )
         return self.view()
 
@@ -224,7 +226,7 @@ class CaseWorkflow:
     async def close(self, c: Closure) -> CaseView:
         self._action = TakenAction("close", c.actor, {"reason": c.reason})
         self.closing = True
-        await workflow.wait_condition(lambda: self.state is CaseState.CLOSED)
+        await workflow.wait_condition(lambda: self.finished)
         return self.view()
 
     @close.validator

@@ -72,9 +72,29 @@ def parse(model: type[BaseModel], form: dict[str, str], *, prefix: str = "") -> 
     return {k: v for k, v in data.items() if v is not None}
 
 
+# Pydantic's messages in the staff's language; anything not listed keeps pydantic's own words.
+_MESSAGES = {
+    "missing": "必填",
+    "string_too_short": "必填",
+    "string_too_long": "过长（最多 {max_length} 个字符）",
+    "enum": "请从列表中选择",
+    "datetime_from_date_parsing": "请填写有效的日期时间",
+    "datetime_parsing": "请填写有效的日期时间",
+    "int_parsing": "请填写整数",
+    "bool_parsing": "请选择是或否",
+}
+
+
+def message(error: dict[str, Any]) -> str:
+    template = _MESSAGES.get(error["type"])
+    if template:
+        return template.format(**error.get("ctx", {}))
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def errors_by_field(err: ValidationError) -> dict[str, str]:
     out: dict[str, str] = {}
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"] if p != "body") or "__all__"
-        out.setdefault(loc, e["msg"].removeprefix("Value error, "))
+        out.setdefault(loc, message(e))
     return out

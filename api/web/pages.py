@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -34,8 +35,13 @@ def _local(value: datetime | None, tz: str = "Asia/Shanghai") -> str:
 templates.env.filters["local"] = _local
 
 
+def _remember_actor(response: Response, actor: str) -> None:
+    # Cookie values are latin-1 on the wire; staff names are Chinese.
+    response.set_cookie(ACTOR_COOKIE, quote(actor.strip()), httponly=True, samesite="lax")
+
+
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    context.setdefault("actor", request.cookies.get(ACTOR_COOKIE, ""))
+    context.setdefault("actor", unquote(request.cookies.get(ACTOR_COOKIE, "")))
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 
@@ -104,7 +110,7 @@ async def new_case(
         actor=actor,
     )
     response = RedirectResponse(f"/cases/{started.number}", status_code=303)
-    response.set_cookie(ACTOR_COOKIE, actor, httponly=True, samesite="lax")
+    _remember_actor(response, actor)
     return response
 
 
@@ -169,5 +175,5 @@ async def case_action(
         )
     response = RedirectResponse(f"/cases/{number}", status_code=303)
     if form.get("actor"):
-        response.set_cookie(ACTOR_COOKIE, form["actor"], httponly=True, samesite="lax")
+        _remember_actor(response, form["actor"])
     return response

@@ -100,3 +100,11 @@ def test_esc1_chain_rungs_due_together_are_told_together():
     clock = StepClock(T0, timedelta(minutes=5), 0.8, [timedelta(0), timedelta(0), timedelta(hours=1)])
     assert clock.fire(ClockEvent.BREACH, T0 + timedelta(minutes=5)) == [0, 1]
     assert clock.levels_fired == 2
+
+
+def test_the_documented_seconds_policy_example_is_valid():
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "docs" / "examples" / "sla-seconds.json"
+    policy = policy_from_document(json.loads(path.read_text(encoding="utf-8")), DEFAULT_RULES)
+    assert resolve(policy.rules, process="presales", step="first_response").target == timedelta(seconds=20)

@@ -13,9 +13,9 @@ from domain import presales as ps
 from domain.actions import Assignment, PauseClock, ResumeClock
 from tests.workflows.helpers import events, rows, search_attribute, start_presales, wait_for_step
 from tests.workflows.helpers import view as view_of
+from worker import build_worker
 from workflows import search_attributes as sa
 from workflows.presales import PresalesWorkflow
-from worker import build_worker
 
 
 async def test_ps1_inquiry_is_recorded_with_five_minute_first_response(env, client, settings, worker):

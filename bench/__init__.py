@@ -1,0 +1,1 @@
+"""Load and precision benchmarks that print figures (see README.md)."""

@@ -1,0 +1,61 @@
+"""The staff web forms (zh-CN): new inquiry, inline validation, actions on the case page."""
+
+from __future__ import annotations
+
+from tests.api.test_cases_api import open_step
+
+FORM = {
+    "customer.type": "enterprise",
+    "customer.name": "杭州某某电器有限公司",
+    "customer.phone": "13600136000",
+    "channel": "phone",
+    "contact": "周经理 13600136000",
+    "product": "售后工单系统",
+    "need": "全国 40 个网点的报修派单",
+    "actor": "小李",
+}
+
+
+async def test_ps1_new_inquiry_form_files_a_case_and_shows_its_page(http):
+    r = await http.post("/cases/new/presales", data={**FORM, "idempotency_key": "form-1"})
+    assert r.status_code == 303
+    number = r.headers["location"].rsplit("/", 1)[1]
+    await open_step(http, number, "first_response")
+    page = await http.get(f"/cases/{number}")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    html = page.text
+    assert "当前步骤：首次响应" in html and "售后工单系统" in html and "记录首次响应" in html
+    assert "创建案件" in html  # the timeline
+    # A double submit of the same form (same hidden key) does not file a second case.
+    again = await http.post("/cases/new/presales", data={**FORM, "idempotency_key": "form-1"})
+    assert again.headers["location"] == r.headers["location"]
+
+
+async def test_new_inquiry_errors_show_inline_and_file_nothing(http, settings):
+    from tests.workflows.helpers import rows
+
+    before = rows(settings, "SELECT count(*) AS n FROM case_keys")[0]["n"]
+    r = await http.post("/cases/new/presales", data={**FORM, "product": "", "actor": "", "idempotency_key": "x-2"})
+    assert r.status_code == 422
+    assert r.text.count('class="error"') >= 2 and "必填" in r.text and "请填写操作人" in r.text
+    assert 'value="杭州某某电器有限公司"' in r.text  # what was typed is kept
+    assert rows(settings, "SELECT count(*) AS n FROM case_keys")[0]["n"] == before
+
+
+async def test_case_page_action_runs_the_update_and_wrong_step_shows_409_inline(http):
+    r = await http.post("/cases/new/presales", data={**FORM, "idempotency_key": "form-3"})
+    number = r.headers["location"].rsplit("/", 1)[1]
+    await open_step(http, number, "first_response")
+    r = await http.post(f"/cases/{number}/actions/respond", data={"actor": "小李", "note": ""})
+    assert r.status_code == 422 and "必填" in r.text
+    r = await http.post(f"/cases/{number}/actions/respond", data={"actor": "小李", "note": "已回电"})
+    assert r.status_code == 303
+    page = (await http.get(f"/cases/{number}")).text
+    assert "当前步骤：需求分析与分级" in page and "已回电" in page
+    r = await http.post(f"/cases/{number}/actions/respond", data={"actor": "小李", "note": "再次"})
+    assert r.status_code == 409 and "first_response" in r.text
+
+
+async def test_unknown_case_page_is_404(http):
+    r = await http.get("/cases/PS-424242424")
+    assert r.status_code == 404 and "PS-424242424" in r.text
