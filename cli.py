@@ -43,6 +43,8 @@ def _log_info() -> None:
 def _sigterm_as_ctrl_c() -> None:
     # docker stop / kill send SIGTERM; treat it like Ctrl-C so shutdown runs the same cleanup path.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # A shell starts background jobs with SIGINT ignored, and Python then keeps it ignored: take it back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @app.command()

@@ -84,7 +84,8 @@ async def start_case(
     customer_id = fields.pop("customer_id")
     new_customer = fields.pop("customer")
     external_ref = fields.pop("external_ref")
-    if customer_id is not None and await db.get(Customer, customer_id) is None:
+    on_file = await db.get(Customer, customer_id) if customer_id is not None else None
+    if customer_id is not None and on_file is None:
         raise Invalid("customer_id", f"customer {customer_id} does not exist")
     key = idempotency_key or (f"ref:{external_ref}" if external_ref else None)
     number, created = await _case_number(db, definition, key)
@@ -102,7 +103,7 @@ async def start_case(
             "intake": intake,
         }
     )
-    customer_name = new_customer["name"] if new_customer else f"#{customer_id}"
+    customer_name = new_customer["name"] if new_customer else on_file.name  # type: ignore[union-attr]
     try:
         await client.start_workflow(
             definition.workflow.run,
@@ -129,7 +130,7 @@ async def start_case(
 
 
 def _details(intake: BaseModel) -> str:
-    return "\n".join(f"**{label(k)}**: {v}" for k, v in intake.model_dump(mode="json").items() if v)
+    return "\n".join(f"**{label(k)}**: {label(str(v))}" for k, v in intake.model_dump(mode="json").items() if v)
 
 
 async def perform_action(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 from playwright.async_api import async_playwright
 
@@ -34,9 +35,15 @@ async def main() -> None:
         await page.fill("input[name='customer.name']", "刘先生")
         await page.click("button.primary")
         await page.screenshot(path=OUT / "new-inquiry-errors.png", full_page=True)
-        await page.goto(f"{UI}/namespaces/default/workflows")
+        breached = quote("SlaState='breached' AND ExecutionStatus='Running'")
+        await page.goto(f"{UI}/namespaces/default/workflows?query={breached}")
         await page.wait_for_timeout(2500)
         await page.screenshot(path=OUT / "temporal-ui-queue.png")
+        await page.locator("a[href*='/workflows/PS-']").first.click()
+        await page.wait_for_timeout(2500)
+        await page.get_by_text("User Metadata").click()
+        await page.wait_for_timeout(1000)
+        await page.screenshot(path=OUT / "temporal-ui-case.png")
         await browser.close()
 
 
