@@ -39,31 +39,55 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         dev_server_existing_path=temporal_cli(),
         search_attributes=SEARCH_ATTRIBUTES,
         data_converter=pydantic_data_converter,
-        dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"],
+        dev_server_extra_args=[
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+        ],
     ) as env:
         yield env
 
 
 def workflow_list(env: WorkflowEnvironment, query: str) -> list[dict]:
     out = subprocess.run(
-        [temporal_cli(), "workflow", "list", "--address", env.client.service_client.config.target_host,
-         "--query", query, "--output", "json"],
-        capture_output=True, text=True, check=True, timeout=30,
+        [
+            temporal_cli(),
+            "workflow",
+            "list",
+            "--address",
+            env.client.service_client.config.target_host,
+            "--query",
+            query,
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
     ).stdout
     return json.loads(out) if out.strip() else []
 
 
 async def test_breached_inquiry_is_found_by_sla_state_query(dev_server, settings, tmp_path):
     policy = tmp_path / "seconds.json"
-    policy.write_text(json.dumps({
-        "defaults": {"chain": [{"role": "supervisor", "after": "0s"}, {"role": "director", "after": "3s"}]},
-        "rules": [{"process": "presales", "step": "first_response", "target": "2s"}],
-    }))
+    policy.write_text(
+        json.dumps(
+            {
+                "defaults": {
+                    "chain": [{"role": "supervisor", "after": "0s"}, {"role": "director", "after": "3s"}]
+                },
+                "rules": [{"process": "presales", "step": "first_response", "target": "2s"}],
+            }
+        )
+    )
     own = settings.model_copy(update={"sla_policy": policy, "task_queue": "queue-ui"})
     app = create_app(own, client=dev_server.client)
-    async with build_worker(dev_server.client, own), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as http:
+    async with (
+        build_worker(dev_server.client, own),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
         number = (await http.post("/api/v1/cases/presales", json=INQUIRY)).json()["number"]
         for _ in range(100):
             found = workflow_list(dev_server, "SlaState='breached' AND EscalationLevel >= 2")
@@ -78,10 +102,18 @@ async def test_breached_inquiry_is_found_by_sla_state_query(dev_server, settings
             assert name in attrs
         described = await dev_server.client.get_workflow_handle(number).describe()
         assert (await described.static_summary()).startswith("售前咨询")
-        escalations = rows(settings, "SELECT kind FROM case_events WHERE case_number=%s AND kind IN "
-                           "('sla_breached', 'escalated') ORDER BY id", number)
+        escalations = rows(
+            settings,
+            "SELECT kind FROM case_events WHERE case_number=%s AND kind IN "
+            "('sla_breached', 'escalated') ORDER BY id",
+            number,
+        )
         assert [e["kind"] for e in escalations] == ["sla_breached", "escalated"]
-        inbox = rows(settings, "SELECT recipient_role FROM notifications WHERE case_number=%s AND purpose='escalation'"
-                     " ORDER BY id", number)
+        inbox = rows(
+            settings,
+            "SELECT recipient_role FROM notifications WHERE case_number=%s AND purpose='escalation'"
+            " ORDER BY id",
+            number,
+        )
         assert [n["recipient_role"] for n in inbox] == ["supervisor", "director"]
         await dev_server.client.get_workflow_handle(number).terminate("test done")

@@ -73,13 +73,18 @@ async def test_start_with_bad_input_is_422_naming_the_field(http, settings):
 async def test_action_errors_404_409_422_change_nothing(http, settings):
     number = (await http.post("/api/v1/cases/presales", json=INQUIRY)).json()["number"]
     await open_step(http, number, "first_response")
-    events_before = rows(settings, "SELECT count(*) AS n FROM case_events WHERE case_number=%s", number)[0]["n"]
+    events_before = rows(settings, "SELECT count(*) AS n FROM case_events WHERE case_number=%s", number)[0][
+        "n"
+    ]
 
     r = await http.post("/api/v1/cases/PS-999999999/actions/respond", json={"actor": "a", "note": "n"})
     assert r.status_code == 404
     r = await http.post(f"/api/v1/cases/{number}/actions/fly", json={"actor": "a"})
     assert r.status_code == 404
-    r = await http.post(f"/api/v1/cases/{number}/actions/send_proposal", json={"actor": "a", "summary": "s", "quote": "1", "timeline": "t"})
+    r = await http.post(
+        f"/api/v1/cases/{number}/actions/send_proposal",
+        json={"actor": "a", "summary": "s", "quote": "1", "timeline": "t"},
+    )
     assert r.status_code == 409 and "first_response" in r.json()["detail"]
     r = await http.post(f"/api/v1/cases/{number}/actions/respond", json={"actor": "a"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "note"]
@@ -106,7 +111,9 @@ async def test_ps2_ps3_ps4_through_the_api_to_lead_pool_and_back(http, settings)
     assert view["severity"] == "nonurgent_normal" and view["open_step"]["step"] == "proposal"
     view = await act("send_proposal", summary="标准版", quote="80万", timeline="4周", channel="email")
     assert view["open_step"]["step"] == "follow_up"
-    r = await http.post(f"/api/v1/cases/{number}/actions/record_follow_up", json={"actor": "小王", "intent": "interested"})
+    r = await http.post(
+        f"/api/v1/cases/{number}/actions/record_follow_up", json={"actor": "小王", "intent": "interested"}
+    )
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "next_step"]
     view = await act("record_follow_up", intent="not_interested", note="预算不足")
     assert view["state"] == "lead_pool" and view["record"]["actions"] == ["reactivate", "close"]

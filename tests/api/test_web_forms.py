@@ -35,7 +35,9 @@ async def test_new_inquiry_errors_show_inline_and_file_nothing(http, settings):
     from tests.workflows.helpers import rows
 
     before = rows(settings, "SELECT count(*) AS n FROM case_keys")[0]["n"]
-    r = await http.post("/cases/new/presales", data={**FORM, "product": "", "actor": "", "idempotency_key": "x-2"})
+    r = await http.post(
+        "/cases/new/presales", data={**FORM, "product": "", "actor": "", "idempotency_key": "x-2"}
+    )
     assert r.status_code == 422
     assert r.text.count('class="error"') >= 2 and "必填" in r.text and "请填写操作人" in r.text
     assert 'value="杭州某某电器有限公司"' in r.text  # what was typed is kept

@@ -25,7 +25,9 @@ T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     ],
 )
 def test_presales_defaults_match_the_manual(step, variant, target):
-    rule = resolve(DEFAULT_RULES, process="presales", step=step, severity="urgent_high", tier="vip", variant=variant)
+    rule = resolve(
+        DEFAULT_RULES, process="presales", step=step, severity="urgent_high", tier="vip", variant=variant
+    )
     assert rule.target == target
     assert rule.source.startswith("PS-")
 
@@ -33,8 +35,12 @@ def test_presales_defaults_match_the_manual(step, variant, target):
 def test_most_specific_rule_wins_and_unknown_step_has_no_policy():
     doc = {"rules": [{"process": "presales", "step": "first_response", "tier": "vip", "target": "2m"}]}
     rules = policy_from_document(doc, DEFAULT_RULES).rules
-    assert resolve(rules, process="presales", step="first_response", tier="vip").target == timedelta(minutes=2)
-    assert resolve(rules, process="presales", step="first_response", tier="key").target == timedelta(minutes=5)
+    assert resolve(rules, process="presales", step="first_response", tier="vip").target == timedelta(
+        minutes=2
+    )
+    assert resolve(rules, process="presales", step="first_response", tier="key").target == timedelta(
+        minutes=5
+    )
     with pytest.raises(NoPolicy):
         resolve(rules, process="complaint", step="first_response")
 
@@ -62,7 +68,9 @@ def test_policy_file_overrides_defaults_with_seconds_and_gets_its_own_version():
 )
 def test_invalid_policy_rules_are_refused_with_a_clear_message(raw, message):
     with pytest.raises(ValidationError) as err:
-        policy_from_document({"rules": [{"process": "presales", "step": "first_response", **raw}]}, DEFAULT_RULES)
+        policy_from_document(
+            {"rules": [{"process": "presales", "step": "first_response", **raw}]}, DEFAULT_RULES
+        )
     assert message in str(err.value)
 
 

@@ -31,11 +31,18 @@ async def test_record_histories(env, client, settings, worker):
     await env.sleep(timedelta(minutes=6))
     await h.execute_update(PresalesWorkflow.respond, ps.FirstResponse(actor="a", note="n"))
     await h.execute_update(
-        PresalesWorkflow.grade, ps.Grading(actor="a", urgency="urgent", value="high", complex=True, analysis="x")
+        PresalesWorkflow.grade,
+        ps.Grading(actor="a", urgency="urgent", value="high", complex=True, analysis="x"),
     )
-    await h.execute_update(PresalesWorkflow.review_feasibility, ps.FeasibilityReview(actor="t", feasible=True, report="ok"))
-    await h.execute_update(PresalesWorkflow.send_proposal, ps.Proposal(actor="a", summary="s", quote="1", timeline="2w"))
-    await h.execute_update(PresalesWorkflow.record_follow_up, ps.FollowUp(actor="a", intent="interested", next_step="trial"))
+    await h.execute_update(
+        PresalesWorkflow.review_feasibility, ps.FeasibilityReview(actor="t", feasible=True, report="ok")
+    )
+    await h.execute_update(
+        PresalesWorkflow.send_proposal, ps.Proposal(actor="a", summary="s", quote="1", timeline="2w")
+    )
+    await h.execute_update(
+        PresalesWorkflow.record_follow_up, ps.FollowUp(actor="a", intent="interested", next_step="trial")
+    )
     await h.result()
     await _save(h, "presales_trial_after_breach")
 
@@ -49,7 +56,9 @@ async def test_record_histories(env, client, settings, worker):
     await h.execute_update(
         PresalesWorkflow.grade, ps.Grading(actor="a", urgency="non_urgent", value="normal", analysis="x")
     )
-    await h.execute_update(PresalesWorkflow.send_proposal, ps.Proposal(actor="a", summary="s", quote="1", timeline="2w"))
+    await h.execute_update(
+        PresalesWorkflow.send_proposal, ps.Proposal(actor="a", summary="s", quote="1", timeline="2w")
+    )
     await h.execute_update(PresalesWorkflow.record_follow_up, ps.FollowUp(actor="a", intent="not_interested"))
     await env.sleep(timedelta(days=31))
     await h.execute_update(PresalesWorkflow.reactivate, ps.Reactivation(actor="a", note="back"))

@@ -103,11 +103,15 @@ async def test_bad_update_is_rejected_and_leaves_no_trace(env, client, settings,
     assert (await view_of(handle)).open_step.step == "first_response"
 
 
-async def test_sla3_pausing_the_clock_keeps_the_remaining_time(env: WorkflowEnvironment, client, settings, worker):
+async def test_sla3_pausing_the_clock_keeps_the_remaining_time(
+    env: WorkflowEnvironment, client, settings, worker
+):
     handle = await start_presales(client, settings)
     opened = await wait_for_step(handle, "first_response")
     await env.sleep(timedelta(minutes=2))
-    view = await handle.execute_update(PresalesWorkflow.pause_clock, PauseClock(actor="小李", reason="等客户提供型号"))
+    view = await handle.execute_update(
+        PresalesWorkflow.pause_clock, PauseClock(actor="小李", reason="等客户提供型号")
+    )
     assert view.sla_state == "paused" and view.open_step.due_at is None
     assert await search_attribute(client, handle.id, sa.SLA_STATE) == "paused"
     assert await search_attribute(client, handle.id, sa.NEXT_DEADLINE) is None
@@ -143,7 +147,9 @@ async def test_policy_file_sets_second_scale_targets_and_case_keeps_its_version(
         await env.sleep(timedelta(seconds=21))
         view = await view_of(handle)
         assert view.sla_state == "breached"
-        view = await handle.execute_update(PresalesWorkflow.respond, ps.FirstResponse(actor="a", note="迟到的回复"))
+        view = await handle.execute_update(
+            PresalesWorkflow.respond, ps.FirstResponse(actor="a", note="迟到的回复")
+        )
         assert view.open_step.step == "needs_analysis"
         assert view.open_step.due_at - view.open_step.opened_at == timedelta(hours=24)
         versions = rows(settings, "SELECT policy_version FROM cases WHERE number=%s", handle.id)
@@ -158,4 +164,39 @@ async def test_esc2_assign_sets_owner_in_search_attributes_and_record(env, clien
     assert view.owner == "小张"
     assert await search_attribute(client, handle.id, sa.OWNER) == "小张"
     assert rows(settings, "SELECT owner FROM cases WHERE number=%s", handle.id)[0]["owner"] == "小张"
-    assert rows(settings, "SELECT owner FROM presales_records WHERE case_number=%s", handle.id)[0]["owner"] == "小张"
+    assert (
+        rows(settings, "SELECT owner FROM presales_records WHERE case_number=%s", handle.id)[0]["owner"]
+        == "小张"
+    )
+
+
+async def test_ps4_lead_pool_gets_a_monthly_product_update_until_reactivated(
+    env: WorkflowEnvironment, client, settings, worker
+):
+    handle = await start_presales(client, settings)
+    await wait_for_step(handle, "first_response")
+    await handle.execute_update(PresalesWorkflow.respond, ps.FirstResponse(actor="a", note="n"))
+    await handle.execute_update(
+        PresalesWorkflow.grade, ps.Grading(actor="a", urgency="non_urgent", value="normal", analysis="x")
+    )
+    await handle.execute_update(
+        PresalesWorkflow.send_proposal, ps.Proposal(actor="a", summary="s", quote="1", timeline="2w")
+    )
+    view = await handle.execute_update(
+        PresalesWorkflow.record_follow_up, ps.FollowUp(actor="a", intent="not_interested")
+    )
+    assert view.state == "lead_pool" and view.open_step is None
+    await env.sleep(timedelta(days=61))
+    outbox = rows(
+        settings,
+        "SELECT recipient, channel FROM notifications WHERE case_number=%s AND purpose='product_update'",
+        handle.id,
+    )
+    assert len(outbox) == 2 and outbox[0]["channel"] == "outbox"
+    assert outbox[0]["recipient"].startswith("customer:")
+    assert events(settings, handle.id).count("product_update_sent") == 2
+    assert rows(settings, "SELECT state FROM cases WHERE number=%s", handle.id)[0]["state"] == "lead_pool"
+    view = await handle.execute_update(
+        PresalesWorkflow.reactivate, ps.Reactivation(actor="a", note="有预算了")
+    )
+    assert view.state == "open" and view.open_step.step == "needs_analysis"
