@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
@@ -11,8 +12,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
@@ -26,7 +25,6 @@ from config import Settings
 from db.models import RECORDS, Case, CaseEvent, CaseKey, CaseStep, Customer, case_number_seq
 from domain.i18n import label
 from domain.models import CASE_PREFIX, CaseRef, CaseView, Process
-from workflows import search_attributes as sa
 from workflows.case import INVALID, STEP_NOT_OPEN
 from workflows.registry import PROCESSES, ProcessDef
 
@@ -47,12 +45,38 @@ def temporal_ui_link(settings: Settings, number: str | None = None, query: str |
     return f"{base}?query={quote(query)}" if query else base
 
 
+class _NumberBlocks:
+    """Case numbers from the Postgres sequence, taken a block at a time.
+
+    One round trip per ``size`` starts instead of one per start; a restart leaves a gap in the numbers,
+    as every sequence-based numbering does, never a duplicate.
+    """
+
+    def __init__(self, size: int = 50) -> None:
+        self.size = size
+        self._free: dict[str, list[int]] = {}
+        self._lock = asyncio.Lock()
+
+    async def next(self, db: AsyncSession) -> int:
+        database = db.get_bind().url.render_as_string(hide_password=True)
+        async with self._lock:
+            free = self._free.setdefault(database, [])
+            if not free:
+                taken = await db.scalars(
+                    select(case_number_seq.next_value()).select_from(func.generate_series(1, self.size))
+                )
+                free.extend(sorted(taken, reverse=True))
+            return free.pop()
+
+
+_numbers = _NumberBlocks()
+
+
 async def _case_number(db: AsyncSession, definition: ProcessDef, key: str | None) -> tuple[str, bool]:
     """A fresh number, or the one an earlier request with the same key got."""
-    prefix = CASE_PREFIX[definition.process]
+    fresh = f"{CASE_PREFIX[definition.process]}-{await _numbers.next(db)}"
     if key is None:
-        return f"{prefix}-{await db.scalar(case_number_seq.next_value())}", True
-    fresh = f"{prefix}-{await db.scalar(case_number_seq.next_value())}"
+        return fresh, True
     got = await db.scalar(
         pg_insert(CaseKey)
         .values(process=definition.process, key=key, case_number=fresh)
@@ -114,9 +138,6 @@ async def start_case(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             static_summary=f"{label(process)} · {customer_name} · {intake.model_dump().get('product', '')}"[:200],
             static_details=_details(intake),
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(sa.CASE_PROCESS, process), SearchAttributePair(sa.SLA_STATE, "on_track")]
-            ),
         )
     except WorkflowAlreadyStartedError:
         created = False  # the case ran before and has finished: the same key still names it
