@@ -113,6 +113,8 @@ async def start_case(
         raise Invalid("customer_id", f"customer {customer_id} does not exist")
     key = idempotency_key or (f"ref:{external_ref}" if external_ref else None)
     number, created = await _case_number(db, definition, key)
+    # Give the connection back before the Temporal round trip, so C starts in flight do not pin C connections.
+    await db.commit()
     intake = definition.intake_model.model_validate(fields)
     start = definition.start_model.model_validate(
         {

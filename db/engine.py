@@ -13,7 +13,7 @@ from config import to_psycopg_url
 
 @lru_cache
 def engine_for(url: str) -> AsyncEngine:
-    return create_async_engine(to_psycopg_url(url), pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(to_psycopg_url(url), pool_size=20, max_overflow=10, pool_pre_ping=True)
 
 
 @lru_cache
