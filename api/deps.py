@@ -13,7 +13,7 @@ from config import Settings
 from db.engine import sessionmaker_for
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:  # async: a plain def runs in the threadpool
     return request.app.state.settings
 
 

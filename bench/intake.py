@@ -163,12 +163,11 @@ def commands(tmp: str, temporal_port: int, api_port: int, namespace: str) -> dic
     temporal = f"server start-dev --headless --ip 127.0.0.1 --port {temporal_port} --namespace {namespace}"
     sqlite = "--log-level warn --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal"
     attributes = [f"--search-attribute={name}={kind}" for name, kind in REGISTRATION.items()]
-    api = f"-m uvicorn api.app:create_app --factory --host 127.0.0.1 --port {api_port}"
-    worker = "import asyncio, config, worker; asyncio.run(worker.run_worker(config.get_settings()))"
+    api = "-m cli api"  # the API exactly as `careflow api` runs it
     return {
         "temporal": [str(Path(python).parent / "temporal"), *temporal.split(), *sqlite.split(), *attributes]
         + ["--db-filename", f"{tmp}/t.db"],
-        "worker": [python, "-m", "cli", "worker"] if (ROOT / "cli.py").exists() else [python, "-c", worker],
+        "worker": [python, "-m", "cli", "worker"],
         "api": [python, *api.split()],
     }
 
