@@ -28,6 +28,8 @@ class ActionSpec:
     states: frozenset[CaseState] = frozenset({CaseState.OPEN})
     # True for actions that change the step's clock or owner, not the process itself.
     housekeeping: bool = False
+    # Needs some step open (its clock or owner is what the action changes), whichever step it is.
+    needs_step: bool = False
 
 
 class Assignment(ActionInput):
@@ -47,9 +49,9 @@ class Closure(ActionInput):
 
 
 COMMON_ACTIONS: list[ActionSpec] = [
-    ActionSpec("assign", Assignment, None, housekeeping=True),
-    ActionSpec("pause_clock", PauseClock, None, housekeeping=True),
-    ActionSpec("resume_clock", ResumeClock, None, housekeeping=True),
+    ActionSpec("assign", Assignment, None, housekeeping=True, needs_step=True),
+    ActionSpec("pause_clock", PauseClock, None, housekeeping=True, needs_step=True),
+    ActionSpec("resume_clock", ResumeClock, None, housekeeping=True, needs_step=True),
     ActionSpec("close", Closure, None, states=frozenset({CaseState.OPEN, CaseState.LEAD_POOL}), housekeeping=True),
 ]
 
@@ -61,6 +63,8 @@ class StepNotOpen(Exception):
 def check_open(spec: ActionSpec, *, state: CaseState, step: Step | None) -> None:
     if state not in spec.states:
         raise StepNotOpen(f"action {spec.name!r} is not allowed while the case is {state}")
+    if spec.needs_step and step is None:
+        raise StepNotOpen(f"action {spec.name!r} needs a step open (none is open now)")
     if spec.steps is not None and step not in spec.steps:
         where = ", ".join(sorted(spec.steps))
         raise StepNotOpen(f"action {spec.name!r} needs the step {where} open (open now: {step or 'none'})")
@@ -72,8 +76,6 @@ def open_actions(specs: list[ActionSpec], *, state: CaseState, step: Step | None
         try:
             check_open(spec, state=state, step=step)
         except StepNotOpen:
-            continue
-        if spec.steps is None and spec.name in ("assign", "pause_clock", "resume_clock") and step is None:
             continue
         if spec.name == "pause_clock" and paused or spec.name == "resume_clock" and not paused:
             continue

@@ -165,7 +165,6 @@ class StepView(Model):
     warn_at: datetime | None
     sla_state: SlaState
     escalation_level: int
-    actions: list[str]
 
 
 class CaseView(Model):
@@ -184,4 +183,5 @@ class CaseView(Model):
     escalation_level: int
     outcome: str | None
     policy_version: str | None
+    actions: list[str]  # the actions open now, in the process's table order
     record: dict[str, Any]

@@ -21,8 +21,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from tests.api.test_cases_api import INQUIRY
-from tests.workflows.helpers import rows
+from tests.workflows.helpers import events, rows
 from worker import build_worker
+from workflows import search_attributes as sa
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 
@@ -96,23 +97,21 @@ async def test_breached_inquiry_is_found_by_sla_state_query(dev_server, settings
             await asyncio.sleep(0.2)
         else:
             raise AssertionError(f"{number} never listed as breached at level 2")
-        listed = workflow_list(dev_server, f"WorkflowId='{number}' AND CaseProcess='presales'")
-        attrs = json.dumps(listed[0]["searchAttributes"], ensure_ascii=False)
-        for name in ("CaseStep", "CustomerTier", "Severity", "Owner", "NextDeadline", "CustomerId"):
-            assert name in attrs
         described = await dev_server.client.get_workflow_handle(number).describe()
+        attrs = described.typed_search_attributes
+        assert attrs.get(sa.CASE_PROCESS) == "presales" and attrs.get(sa.CASE_STEP) == "first_response"
+        assert attrs.get(sa.CUSTOMER_TIER) == "normal" and attrs.get(sa.OWNER) == "agent"
+        assert attrs.get(sa.NEXT_DEADLINE) is not None and attrs.get(sa.CUSTOMER_ID)
         assert (await described.static_summary()).startswith("售前咨询")
-        escalations = rows(
-            settings,
-            "SELECT kind FROM case_events WHERE case_number=%s AND kind IN "
-            "('sla_breached', 'escalated') ORDER BY id",
-            number,
-        )
-        assert [e["kind"] for e in escalations] == ["sla_breached", "escalated"]
+        metadata = await dev_server.client.get_workflow_handle(number).query("__temporal_workflow_metadata")
+        assert "等待客服专员首次响应 · 已超时" in str(metadata)
+        assert [k for k in events(settings, number) if k in ("sla_breached", "escalated")] == [
+            "sla_breached",
+            "escalated",
+        ]
         inbox = rows(
             settings,
-            "SELECT recipient_role FROM notifications WHERE case_number=%s AND purpose='escalation'"
-            " ORDER BY id",
+            "SELECT recipient_role FROM notifications WHERE case_number=%s AND purpose='escalation' ORDER BY id",
             number,
         )
         assert [n["recipient_role"] for n in inbox] == ["supervisor", "director"]

@@ -259,7 +259,6 @@ class CaseWorkflow:
                 warn_at=None if clock.paused or clock.warned else clock.warn_at(),
                 sla_state=clock.state(),
                 escalation_level=self.escalation_level,
-                actions=[],
             )
         actions = allowed_actions(
             self.ACTIONS,
@@ -267,11 +266,9 @@ class CaseWorkflow:
             step=current.step if current else None,
             paused=bool(current and current.clock.paused),
         )
-        if step_view is not None:
-            step_view.actions = actions
         return CaseView(
             number=self.number,
-            process=self.ref.process if self.ref else "presales",
+            process=self.process,
             state=self.state,
             customer_id=self.opened.customer_id if self.opened else None,
             customer_name=self.opened.customer_name if self.opened else None,
@@ -283,7 +280,8 @@ class CaseWorkflow:
             escalation_level=self.escalation_level,
             outcome=self.outcome,
             policy_version=self.opened.policy_version if self.opened else None,
-            record={**self.record_view, "actions": actions},
+            actions=actions,
+            record=self.record_view,
         )
 
     def publish(self) -> None:

@@ -128,7 +128,7 @@ async def _case_page(
 ) -> HTMLResponse:
     detail = await services.get_case(db=db, client=client, settings=settings, number=number)
     definition = services.process_of(number)
-    open_names = detail.live.record.get("actions", []) if detail.live else []
+    open_names = detail.live.actions if detail.live else []
     actions = [
         {"name": spec.name, "widgets": widgets(spec.model), "housekeeping": spec.housekeeping}
         for spec in definition.actions
