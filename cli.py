@@ -1,4 +1,4 @@
-"""Careflow command line: `careflow dev | api | worker | migrate | seed-demo` (installed by pyproject)."""
+"""Careflow command line: `careflow dev | api | worker | migrate | sla | mail-sink | seed-demo` (via pyproject)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
@@ -49,11 +49,72 @@ def _sigterm_as_ctrl_c() -> None:
 
 @app.command()
 def migrate() -> None:
-    """Apply the database migrations to DATABASE_URL."""
+    """Apply the database migrations to DATABASE_URL and add the reference data that is missing."""
+    from activities.reference import seed_reference_data
     from db.migrate import upgrade
 
     _log_info()
-    upgrade(get_settings().sqlalchemy_url())
+    url = get_settings().sqlalchemy_url()
+    upgrade(url)
+    seeded = asyncio.run(seed_reference_data(url))
+    if seeded["policy_version"]:
+        typer.echo(f"Published the seeded SLA policy as version {seeded['policy_version']}.")
+    if seeded["calendars"] or seeded["templates"]:
+        typer.echo(f"Added {seeded['calendars']} calendars and {seeded['templates']} message templates.")
+
+
+sla_app = typer.Typer(help="SLA policies: show the one in force, publish a new version from a file.")
+app.add_typer(sla_app, name="sla")
+
+
+@sla_app.command("show")
+def sla_show() -> None:
+    """Print the policy version in force, one rule per line."""
+    from activities.policy import policy_in_force
+    from db.engine import transaction
+    from domain.sla import format_duration
+
+    async def show() -> None:
+        async with transaction(get_settings().sqlalchemy_url()) as db:
+            policy = await policy_in_force(db)
+        typer.echo(f"SLA policy version {policy.version}, {len(policy.rules)} rules")
+        for r in policy.rules:
+            key = "/".join(p for p in (r.severity, r.tier, r.channel, r.variant))
+            typer.echo(
+                f"  {r.kind:7} {r.process:15} {r.step:22} {r.metric:10} {key:28} "
+                f"{format_duration(r.target):>5} {r.calendar or '':15} {r.source}"
+            )
+
+    asyncio.run(show())
+
+
+@sla_app.command("publish")
+def sla_publish(
+    path: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help='JSON: {"defaults": {}, "rules": []}')
+    ],
+    note: Annotated[str, typer.Option("--note", help="why this version (shown in the version history)")],
+    actor: Annotated[str, typer.Option("--actor")] = "cli",
+) -> None:
+    """Publish the next policy version: the rules in PATH layered over the version in force."""
+    import json
+
+    from activities.policy import PolicyRejected, policy_in_force, publish
+    from db.engine import transaction
+    from domain.sla import rules_from_document
+
+    async def run() -> int:
+        async with transaction(get_settings().sqlalchemy_url()) as db:
+            base = (await policy_in_force(db)).rules
+            rules = rules_from_document(json.loads(path.read_text(encoding="utf-8")), base)
+            return (await publish(db, rules, note=note, actor=actor)).version
+
+    try:
+        version = asyncio.run(run())
+    except (PolicyRejected, ValueError) as err:
+        typer.echo(f"Not published: {err}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Published SLA policy version {version}; new cases use it, running cases keep theirs.")
 
 
 @app.command()
@@ -77,6 +138,19 @@ def api() -> None:
     uvicorn.run(
         "api.app:create_app", factory=True, host=settings.api_host, port=settings.api_port, access_log=False
     )
+
+
+@app.command("mail-sink")
+def mail_sink() -> None:
+    """Run a local SMTP server that keeps every message it receives as an .eml file (for demos)."""
+    from activities.mailsink import serve_mail_sink
+
+    _log_info()
+    _sigterm_as_ctrl_c()
+    settings = get_settings()
+    maildir = settings.data_dir / "mail"
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_mail_sink("127.0.0.1", settings.mail_sink_port, maildir))
 
 
 @app.command("seed-demo")
@@ -120,6 +194,12 @@ def dev() -> None:
             children["temporal"] = _spawn(_temporal_command(settings, data_dir), env, stdout=log)
         asyncio.run(_wait_for_temporal(temporal_address, settings.temporal_namespace, children, temporal_log))
 
+        if not settings.smtp_host:
+            # No mail server configured: a local sink receives what Careflow sends (see the outbox page).
+            children["mail-sink"] = _spawn(_cli_command("mail-sink"), env)
+            _wait_until(
+                lambda: _port_open("127.0.0.1", settings.mail_sink_port), 30, "the mail sink", children
+            )
         children["worker"] = _spawn(_cli_command("worker"), env)
         children["api"] = _spawn(_cli_command("api"), env)
         _wait_until(lambda: _port_open(settings.api_host, settings.api_port), 60, "the API", children)
@@ -196,6 +276,8 @@ def _child_env(
         PYTHONPATH=os.pathsep.join(p for p in (str(PROJECT_DIR), env.get("PYTHONPATH")) if p),
     )
     env.setdefault("TEMPORAL_UI_URL", f"http://localhost:{settings.temporal_ui_port}")
+    if not settings.smtp_host:
+        env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(settings.mail_sink_port))
     return env
 
 
@@ -256,6 +338,7 @@ def _check_ports_free(settings: Settings) -> None:
         ("CAREFLOW_API_PORT", settings.api_host, settings.api_port),
         ("CAREFLOW_TEMPORAL_PORT", "127.0.0.1", settings.temporal_port),
         ("CAREFLOW_TEMPORAL_UI_PORT", "127.0.0.1", settings.temporal_ui_port),
+        *([] if settings.smtp_host else [("CAREFLOW_MAIL_SINK_PORT", "127.0.0.1", settings.mail_sink_port)]),
     ):
         if _port_open(host, port):
             raise StackError(f"port {port} is already in use (another careflow dev?); set {var} to change it")
@@ -330,6 +413,13 @@ def _print_banner(settings: Settings, database_url: str, temporal_address: str, 
         f"  Web app      {base}/\n"
         f"  API docs     {base}/docs\n"
         f"  Temporal UI  http://localhost:{settings.temporal_ui_port}\n"
+        f"  Outbox       {base}/outbox"
+        + (
+            ""
+            if settings.smtp_host
+            else f" (mail sink 127.0.0.1:{settings.mail_sink_port}, {settings.data_dir}/mail)"
+        )
+        + "\n"
         f"  Temporal     {temporal_address} (namespace {settings.temporal_namespace}, log {temporal_log})\n"
         f"  Postgres     {database_url}\n"
         "Press Ctrl-C to stop.\n"

@@ -16,8 +16,8 @@ from workflows.registry import WORKFLOWS, connect
 
 def build_worker(client: Client, settings: Settings) -> Worker:
     url = settings.sqlalchemy_url()
-    cases = CaseActivities(url, settings.sla_policy)
-    notify = NotifyActivities(url)
+    cases = CaseActivities(url)
+    notify = NotifyActivities(url, settings)
     return Worker(
         client,
         task_queue=settings.task_queue,

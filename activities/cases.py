@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -11,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.calendars import calendars_for
 from activities.changes import CaseChange, OpenCaseRequest
-from activities.policy import current_policy
+from activities.policy import policy_in_force
 from db.engine import transaction
 from db.models import RECORDS, Base, Case, CaseEvent, CaseStep, Customer
 from domain.models import OpenedCase, Tier
+from domain.sla import BUSINESS
 
 
 def _columns(model: type[Base], values: dict[str, Any]) -> dict[str, Any]:
@@ -27,16 +28,21 @@ def _columns(model: type[Base], values: dict[str, Any]) -> dict[str, Any]:
 
 
 class CaseActivities:
-    def __init__(self, database_url: str, sla_policy: Path | None = None) -> None:
+    def __init__(self, database_url: str) -> None:
         self.url = database_url
-        self.sla_policy = sla_policy
 
     @activity.defn
     async def open_case(self, req: OpenCaseRequest) -> OpenedCase:
-        """Creates the customer (if new), the case row, its process record and the 'opened' event."""
+        """Creates the customer (if new), the case row, its process record and the 'opened' event.
+
+        Returns the policy version in force and the calendars its rules count on: the case keeps both.
+        """
         ref = req.case
-        policy = current_policy(self.sla_policy)
         async with transaction(self.url) as db:
+            policy = await policy_in_force(db)
+            rules = policy.for_process(ref.process)
+            names = {r.calendar for r in rules if r.calendar} | {BUSINESS}
+            calendars = await calendars_for(db, names, req.opened_at)
             customer = await self._customer(db, req)
             await db.execute(
                 pg_insert(Case)
@@ -73,7 +79,8 @@ class CaseActivities:
             customer_name=customer.name,
             tier=Tier(customer.tier),
             policy_version=policy.version,
-            rules=[r.model_dump(mode="json") for r in policy.for_process(ref.process)],
+            rules=[r.model_dump(mode="json") for r in rules],
+            calendars={name: cal.model_dump(mode="json") for name, cal in calendars.items()},
             opened_at=req.opened_at,
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -48,14 +48,21 @@ class CaseChange(Model):
 
 
 class Notice(Model):
-    """A message for a role or person about a case; the notifier adds the case history (ESC-1)."""
+    """A message about a case for staff (by role, department or name) or for the customer.
+
+    The notifier renders the template for ``purpose`` per channel, tier and locale (COM-2), adds the case
+    history (ESC-1), and sends once per recipient and channel however often the activity is retried.
+    """
 
     key: str
-    number: str
-    purpose: str  # warning | escalation | product_update | ...
+    number: str | None = None
+    purpose: str  # warning | breach | escalation | handoff | handoff_overdue | product_update | ...
+    audience: Literal["staff", "customer"] = "staff"
     recipient_role: Role | None = None
-    recipient: str | None = None
-    channel: str = "inbox"
+    department: str | None = None
+    recipient: str | None = None  # a staff username
+    channels: list[str] | None = None  # None: staff get inbox + email, the customer their preferred channel
     step: Step | None = None
     level: int = 0
     due_at: datetime | None = None
+    context: dict[str, Any] = Field(default_factory=dict)  # extra template variables

@@ -13,8 +13,9 @@ from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
 from api.errors import CareflowError
-from api.routes import cases, health
-from api.web import pages
+from api.routes import cases, health, messages, sla
+from api.web import admin, pages
+from api.web import messages as message_pages
 from config import Settings, get_settings
 from workflows.registry import connect
 
@@ -68,6 +69,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     app.include_router(health.router)
     app.include_router(cases.router)
+    app.include_router(messages.router)
+    app.include_router(sla.router)
     app.include_router(pages.router)
+    app.include_router(message_pages.router)
+    app.include_router(admin.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

@@ -38,3 +38,18 @@ class Invalid(CareflowError):
 
     def body(self) -> dict[str, Any]:
         return {"detail": [{"loc": ["body", self.field], "msg": self.message, "type": "value_error"}]}
+
+
+class InvalidMany(CareflowError):
+    """Several problems at once (a policy or calendar that fails validation), in FastAPI's error shape."""
+
+    status = 422
+
+    def __init__(self, problems: list[tuple[list[str | int], str]]) -> None:
+        super().__init__("; ".join(msg for _, msg in problems))
+        self.problems = problems
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "detail": [{"loc": ["body", *loc], "msg": msg, "type": "value_error"} for loc, msg in self.problems]
+        }

@@ -12,38 +12,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
-import psycopg
-from sqlalchemy.engine import make_url
-from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.service import RPCError
 
+from bench.stack import spawned_stack
 from domain.models import CaseRef, NewCustomer, Process
 from domain.presales import PresalesIntake, PresalesStart
 from workflows.presales import PresalesWorkflow
 from workflows.registry import connect
-from workflows.search_attributes import REGISTRATION
 
 TARGET = 0.80  # the API keeps at least 80 % of bare-start throughput
 REFERENCE = "a WAL-backed dev server starts ~120 bare workflows/s on 2 cores with 20 in flight"
-ROOT = Path(__file__).resolve().parent.parent
-LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 Start = Callable[[int], Awaitable[None]]
-Proc = subprocess.Popen[bytes]
 
 
 @dataclass
@@ -149,107 +136,15 @@ async def bench(args: argparse.Namespace) -> bool:
     return ratio >= TARGET
 
 
-# -- --spawn: a throwaway stack ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def commands(tmp: str, temporal_port: int, api_port: int, namespace: str) -> dict[str, list[str]]:
-    python = sys.executable
-    temporal = f"server start-dev --headless --ip 127.0.0.1 --port {temporal_port} --namespace {namespace}"
-    sqlite = "--log-level warn --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal"
-    attributes = [f"--search-attribute={name}={kind}" for name, kind in REGISTRATION.items()]
-    api = "-m cli api"  # the API exactly as `careflow api` runs it
-    return {
-        "temporal": [str(Path(python).parent / "temporal"), *temporal.split(), *sqlite.split(), *attributes]
-        + ["--db-filename", f"{tmp}/t.db"],
-        "worker": [python, "-m", "cli", "worker"],
-        "api": [python, *api.split()],
-    }
-
-
-def spawn(command: list[str], env: dict[str, str], log: Path) -> Proc:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, process_group=0
-        )
-
-
-def stop(proc: Proc) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGINT)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def wait_for(ready: Callable[[], bool], what: str, procs: list[Proc], logs: Path) -> None:
-    deadline = time.monotonic() + 90
-    while not ready():
-        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
-            tails = "".join(
-                f"--- {f.name}\n{f.read_text(errors='replace')[-2000:]}" for f in logs.glob("*.log")
-            )
-            raise RuntimeError(f"{what} did not come up\n{tails}")
-        time.sleep(0.3)
-
-
-def temporal_ready(address: str, namespace: str) -> bool:
-    async def check() -> bool:
-        client = await Client.connect(address, namespace=namespace)
-        request = ListSearchAttributesRequest(namespace=namespace)
-        found = await client.operator_service.list_search_attributes(request)
-        return set(REGISTRATION) <= set(found.custom_attributes)
-
-    try:
-        return asyncio.run(check())
-    except (RuntimeError, RPCError):  # refused, or the namespace is not there yet
-        return False
-
-
-def api_ready(url: str) -> bool:
-    with contextlib.suppress(httpx.HTTPError):
-        return httpx.get(f"{url}/api/v1/health", timeout=2).status_code == 200
-    return False
+# -- --spawn: a throwaway stack (bench/stack.py) ----------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def spawned_stack(args: argparse.Namespace) -> Iterator[None]:
-    """Temporal dev server (WAL sqlite), a fresh Postgres database, the worker and the API; all gone after."""
-    from db.migrate import upgrade
-
-    server = os.environ.get("DATABASE_URL") or LOCAL_POSTGRES
-    database = f"careflow_bench_{uuid.uuid4().hex[:8]}"
-    database_url = make_url(server).set(database=database).render_as_string(hide_password=False)
-    temporal_port, api_port = free_port(), free_port()
-    args.temporal, args.api = f"127.0.0.1:{temporal_port}", f"http://127.0.0.1:{api_port}"
-    env = dict(os.environ, DATABASE_URL=database_url, TEMPORAL_ADDRESS=args.temporal, PYTHONPATH=str(ROOT))
-    env.update(TEMPORAL_NAMESPACE=args.namespace, CAREFLOW_TASK_QUEUE=args.task_queue)
-    env.update(CAREFLOW_API_PORT=str(api_port))
-    procs: list[Proc] = []
-    with tempfile.TemporaryDirectory(prefix="careflow-bench-") as tmp:
-        logs, command = Path(tmp), commands(tmp, temporal_port, api_port, args.namespace)
-        with psycopg.connect(server, autocommit=True) as pg:
-            pg.execute(f'CREATE DATABASE "{database}"')
-        try:
-            upgrade(database_url)
-            procs.append(spawn(command["temporal"], env, logs / "temporal.log"))
-            wait_for(lambda: temporal_ready(args.temporal, args.namespace), "Temporal", procs, logs)
-            procs += [spawn(command[part], env, logs / f"{part}.log") for part in ("worker", "api")]
-            wait_for(lambda: api_ready(args.api), "the API", procs, logs)
-            print(f"spawned: Temporal {args.temporal}, API {args.api}, database {database}")
-            yield
-        finally:
-            for proc in reversed(procs):  # the API and the worker before Temporal
-                stop(proc)
-            with psycopg.connect(server, autocommit=True) as pg:
-                pg.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+def spawned(args: argparse.Namespace) -> Iterator[None]:
+    """Points args at a throwaway stack with the worker and the API, torn down afterwards."""
+    with spawned_stack(args.namespace, args.task_queue, api=True) as stack:
+        args.temporal, args.api = stack.temporal, stack.api
+        yield
 
 
 def main() -> int:
@@ -263,7 +158,7 @@ def main() -> int:
     parser.add_argument("--task-queue", default="careflow", help="the worker's task queue")
     parser.add_argument("--spawn", action="store_true", help="start (and tear down) a throwaway stack")
     args = parser.parse_args()
-    with spawned_stack(args) if args.spawn else contextlib.nullcontext():
+    with spawned(args) if args.spawn else contextlib.nullcontext():
         return 0 if asyncio.run(bench(args)) else 1
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Identity,
@@ -117,6 +118,8 @@ class CaseEvent(Base):
     kind: Mapped[str] = mapped_column(String(40), index=True)
     step: Mapped[str | None] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # When the row reached Postgres (``at`` is the workflow's time): their gap is how late an escalation ran.
+    recorded_at: Mapped[datetime] = mapped_column(server_default=func.clock_timestamp())
 
 
 class PresalesRecord(Base):
@@ -155,6 +158,109 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     read_at: Mapped[datetime | None]
+    # Delivery: inbox rows are delivered when written; email/SMS/WeChat rows go pending -> sent | failed.
+    status: Mapped[str] = mapped_column(String(20), default="sent", server_default="sent", index=True)
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(String(10), default="zh-CN", server_default="zh-CN")
+
+
+class Staff(Base):
+    """The people notifications reach by role (and department); the web-app issue adds logins."""
+
+    __tablename__ = "staff"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(40), index=True)
+    department: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    locale: Mapped[str] = mapped_column(String(10), default="zh-CN", server_default="zh-CN")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class SlaPolicyVersion(Base):
+    """A published SLA policy (SLA-1). Versions are never edited: a change publishes the next one."""
+
+    __tablename__ = "sla_policy_versions"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    published_by: Mapped[str] = mapped_column(String(100))
+    published_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    digest: Mapped[str] = mapped_column(String(20))  # of the rules, to spot a no-op publish
+    rule_count: Mapped[int] = mapped_column(Integer)
+
+
+class SlaRule(Base):
+    """One rule of a policy version (domain.sla.PolicyRule): a step's target, or a tier's ceiling."""
+
+    __tablename__ = "sla_rules"
+    __table_args__ = (
+        UniqueConstraint("version", "kind", "process", "step", "metric", "severity", "tier", "channel", "variant"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    version: Mapped[int] = mapped_column(ForeignKey("sla_policy_versions.version"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # target | ceiling
+    process: Mapped[str] = mapped_column(String(20))
+    step: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(20))
+    tier: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[str] = mapped_column(String(20))
+    variant: Mapped[str] = mapped_column(String(40))
+    metric: Mapped[str] = mapped_column(String(20))
+    owner_role: Mapped[str] = mapped_column(String(40))
+    target_seconds: Mapped[int | None] = mapped_column(Integer)
+    off_hours_target_seconds: Mapped[int | None] = mapped_column(Integer)
+    warn_at: Mapped[float]
+    calendar: Mapped[str | None] = mapped_column(String(40))
+    chain: Mapped[list[Any]] = mapped_column(default=list)  # [{"role": ..., "after": seconds}]
+    source: Mapped[str] = mapped_column(Text, default="")
+
+
+class Calendar(Base):
+    """A named business calendar (SLA-2): working hours per weekday and where its holidays come from."""
+
+    __tablename__ = "calendars"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(60), default="Asia/Shanghai")
+    week: Mapped[list[Any]] = mapped_column()  # 7 lists of ["HH:MM", "HH:MM"] spans, Monday first
+    makeup_hours: Mapped[list[Any] | None] = mapped_column()
+    public_holidays: Mapped[str | None] = mapped_column(String(10))  # "CN": mainland China from the package
+    confirmed_years: Mapped[list[Any]] = mapped_column(default=list)  # years an admin completed by hand
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class CalendarDay(Base):
+    """An admin override: an extra day off or a make-up working day (调休) the package does not know yet."""
+
+    __tablename__ = "calendar_days"
+    calendar: Mapped[str] = mapped_column(ForeignKey("calendars.name", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # holiday | workday
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class MessageTemplate(Base):
+    """COM-2: a Jinja2 template per purpose x channel x tier x locale, editable as data."""
+
+    __tablename__ = "message_templates"
+    __table_args__ = (UniqueConstraint("purpose", "channel", "tier", "locale"),)
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(20))  # inbox | email | sms | wechat | *
+    tier: Mapped[str] = mapped_column(String(10), default="*")
+    locale: Mapped[str] = mapped_column(String(10), default="zh-CN")
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    updated_by: Mapped[str] = mapped_column(String(100), default="seed")
 
 
 # Each process keeps the columns of its seed chapter-3 table (SPEC §7) in its own record table.

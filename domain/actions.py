@@ -7,10 +7,13 @@ the workflow will accept, and both reject the same things with the same words.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from domain.models import CaseState, Model, Step
+from domain.models import CaseState, Department, Model, Step
+from domain.sla import parse_duration
 
 
 class ActionInput(Model):
@@ -48,10 +51,38 @@ class Closure(ActionInput):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class HandOff(ActionInput):
+    """ESC-2: hand the open step to another department, which owes a reply by an internal deadline."""
+
+    department: Department = Field(description="the department that receives the case")
+    lead_department: Department | None = Field(default=None, description="牵头部门 (003 §4.3), if not ours")
+    internal_deadline: timedelta | None = Field(
+        default=None, description="e.g. 2h; empty: the policy's hand-off target for that department"
+    )
+    note: str = Field(min_length=1, max_length=1000, description="what the department is asked to do")
+
+    @field_validator("internal_deadline", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> timedelta | None:
+        if v is None or v == "":
+            return None
+        value = parse_duration(v)
+        if value <= timedelta(0):
+            raise ValueError("the internal deadline must be positive")
+        return value
+
+
+class HandOffReply(ActionInput):
+    department: Department = Field(description="the department that replies")
+    reply: str = Field(min_length=1, max_length=2000)
+
+
 COMMON_ACTIONS: list[ActionSpec] = [
     ActionSpec("assign", Assignment, None, housekeeping=True, needs_step=True),
     ActionSpec("pause_clock", PauseClock, None, housekeeping=True, needs_step=True),
     ActionSpec("resume_clock", ResumeClock, None, housekeeping=True, needs_step=True),
+    ActionSpec("hand_off", HandOff, None, housekeeping=True, needs_step=True),
+    ActionSpec("reply_handoff", HandOffReply, None, housekeeping=True, needs_step=True),
     ActionSpec("close", Closure, None, states=frozenset({CaseState.OPEN, CaseState.LEAD_POOL}), housekeeping=True),
 ]
 
@@ -70,7 +101,9 @@ def check_open(spec: ActionSpec, *, state: CaseState, step: Step | None) -> None
         raise StepNotOpen(f"action {spec.name!r} needs the step {where} open (open now: {step or 'none'})")
 
 
-def open_actions(specs: list[ActionSpec], *, state: CaseState, step: Step | None, paused: bool) -> list[str]:
+def open_actions(
+    specs: list[ActionSpec], *, state: CaseState, step: Step | None, paused: bool, awaiting_reply: bool = False
+) -> list[str]:
     names = []
     for spec in specs:
         try:
@@ -78,6 +111,8 @@ def open_actions(specs: list[ActionSpec], *, state: CaseState, step: Step | None
         except StepNotOpen:
             continue
         if spec.name == "pause_clock" and paused or spec.name == "resume_clock" and not paused:
+            continue
+        if spec.name == "reply_handoff" and not awaiting_reply:
             continue
         names.append(spec.name)
     return names

@@ -35,6 +35,34 @@ class Step(StrEnum):
     PROPOSAL = "proposal"
     FOLLOW_UP = "follow_up"
     LEAD_POOL_TOUCH = "lead_pool_touch"
+    # Order follow-up (003 §2.2)
+    ORDER_CONFIRMATION = "order_confirmation"
+    ORDER_DOUBT = "order_doubt"
+    MILESTONE_NOTICE = "milestone_notice"
+    DELAY_WARNING = "delay_warning"
+    EXCEPTION_RESPONSE = "exception_response"
+    EXCEPTION_RESOLUTION = "exception_resolution"
+    DELIVERY_SATISFACTION = "delivery_satisfaction"
+    # After-sales (003 §2.3, 000 §(三))
+    ISSUE_RESPONSE = "issue_response"
+    DISPATCH = "dispatch"
+    TECH_CONTACT = "tech_contact"
+    PROGRESS_UPDATE = "progress_update"
+    ONSITE_VISIT = "onsite_visit"
+    RESOLUTION = "resolution"
+    SATISFACTION_CALLBACK = "satisfaction_callback"
+    # Complaint (003 §2.4, 000 §(三))
+    COMPLAINT_CONTACT = "complaint_contact"
+    CALMING_CONTACT = "calming_contact"
+    INVESTIGATION = "investigation"
+    REMEDY_PLAN = "remedy_plan"
+    RESULT_NOTICE = "result_notice"
+    SECOND_CALLBACK = "second_callback"
+    # Value-added push (003 §2.5)
+    MONTHLY_PUSH = "monthly_push"
+    EFFECT_WINDOW = "effect_window"
+    # Any process: a cross-department hand-off's internal deadline (ESC-2, 000 §(三))
+    HANDOFF = "handoff"
 
 
 class Tier(StrEnum):
@@ -53,6 +81,13 @@ class Severity(StrEnum):
     URGENT_NORMAL = "urgent_normal"
     NONURGENT_HIGH = "nonurgent_high"
     NONURGENT_NORMAL = "nonurgent_normal"
+    # After-sales urgency (AS-1)
+    URGENT = "urgent"
+    ROUTINE = "routine"  # 普通 (not "normal": that is a tier)
+    # Complaint grades (CP-2)
+    GENERAL = "general"
+    SERIOUS = "serious"
+    MAJOR = "major"
 
 
 class Role(StrEnum):
@@ -70,6 +105,19 @@ class Role(StrEnum):
     ACCOUNT_MANAGER = "account_manager"
     SALES_SUPERVISOR = "sales_supervisor"
     ADMIN = "admin"
+
+
+class Department(StrEnum):
+    """Departments a case is handed to (ESC-2, 000 §(三) 跨部门问题, 003 §4.3 牵头部门)."""
+
+    CUSTOMER_SERVICE = "customer_service"
+    SALES = "sales"
+    TECH = "tech"
+    PRODUCT = "product"
+    WAREHOUSE = "warehouse"
+    QUALITY = "quality"
+    LOGISTICS = "logistics"
+    FINANCE = "finance"
 
 
 class SlaState(StrEnum):
@@ -144,6 +192,8 @@ class OpenedCase(Model):
     tier: Tier
     policy_version: str
     rules: list[Any]  # list[domain.sla.PolicyRule]; typed there to keep this module dependency-free
+    # The business calendars those rules count time on, built when the case opened (name -> calendar).
+    calendars: dict[str, Any] = Field(default_factory=dict)
     opened_at: datetime
 
 
@@ -153,6 +203,19 @@ class CarriedCase(Model):
     opened: OpenedCase
     severity: Severity
     owner: str | None = None
+
+
+class HandOffView(Model):
+    """A cross-department hand-off inside a step (ESC-2): who has it, by when they owe a reply."""
+
+    department: Department
+    lead_department: Department | None
+    note: str
+    handed_at: datetime
+    due_at: datetime
+    overdue: bool = False
+    replied_at: datetime | None = None
+    reply: str | None = None
 
 
 class StepView(Model):
@@ -165,6 +228,11 @@ class StepView(Model):
     warn_at: datetime | None
     sla_state: SlaState
     escalation_level: int
+    target_seconds: int = 0
+    calendar: str = "24x7"
+    # Years the deadline runs into for which the calendar has no official holiday schedule (SLA-2).
+    calendar_gap: list[int] = Field(default_factory=list)
+    handoffs: list[HandOffView] = Field(default_factory=list)
 
 
 class CaseView(Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sys
@@ -19,6 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.reference import seed_reference_data
 from config import Settings
 from db.migrate import upgrade
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
@@ -47,6 +49,30 @@ def _server_url(tmp_root: Path) -> Iterator[str]:
         server.cleanup()
 
 
+async def publish_round_the_clock(url: str) -> None:
+    """The seed with every target on the 24×7 clock, so the suite's deadlines do not depend on when it runs
+    (the time-skipping server starts at the real time). Business calendars have tests of their own."""
+    from activities.policy import policy_in_force, publish
+    from db.engine import transaction
+
+    async with transaction(url) as db:
+        rules = (await policy_in_force(db)).rules
+        flat = [r.model_copy(update={"calendar": "24x7" if r.kind == "target" else None}) for r in rules]
+        flat = [r for r in flat if r.kind == "target" or r.target is not None]
+        await publish(db, flat, note="tests: every clock 24x7", actor="tests")
+
+
+async def _seed(url: str) -> None:
+    from db.engine import engine_for, sessionmaker_for
+
+    await seed_reference_data(url)
+    await publish_round_the_clock(url)
+    # That engine's pool belongs to this short-lived event loop; the tests' loop gets its own.
+    await engine_for(url).dispose()
+    engine_for.cache_clear()
+    sessionmaker_for.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh database per test session, migrated to head, dropped afterwards."""
@@ -56,6 +82,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             conn.execute(f'CREATE DATABASE "{name}"')
         url = make_url(server).set(database=name).render_as_string(hide_password=False)
         upgrade(url)
+        asyncio.run(_seed(url))
         try:
             yield url
         finally:
@@ -109,3 +136,19 @@ async def worker(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[
     w = build_worker(env.client, settings)
     async with w:
         yield w
+
+
+@pytest.fixture
+async def restore_policy(settings: Settings) -> AsyncIterator[None]:
+    """For tests that publish policy versions: the rules in force before the test are in force after it."""
+    from activities.policy import policy_in_force, publish
+    from db.engine import transaction
+    from domain.sla import version_of
+
+    url = settings.sqlalchemy_url()
+    async with transaction(url) as db:
+        before = (await policy_in_force(db)).rules
+    yield
+    async with transaction(url) as db:
+        if version_of((await policy_in_force(db)).rules) != version_of(before):
+            await publish(db, before, note="tests: restore", actor="tests")

@@ -1,6 +1,6 @@
 """On a real `temporal server start-dev` (the one `make dev` runs): the Temporal UI reads like a queue.
 
-With a policy file of second-scale targets, an unanswered inquiry filed through the API shows
+With a published policy of second-scale targets, an unanswered inquiry filed through the API shows
 `SlaState='breached'` in `temporal workflow list` and leaves an escalation event in Postgres.
 """
 
@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from tests.api.test_cases_api import INQUIRY
-from tests.workflows.helpers import events, rows
+from tests.workflows.helpers import events, publish, rows
 from worker import build_worker
 from workflows import search_attributes as sa
 from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
@@ -71,19 +71,17 @@ def workflow_list(env: WorkflowEnvironment, query: str) -> list[dict]:
     return json.loads(out) if out.strip() else []
 
 
-async def test_breached_inquiry_is_found_by_sla_state_query(dev_server, settings, tmp_path):
-    policy = tmp_path / "seconds.json"
-    policy.write_text(
-        json.dumps(
-            {
-                "defaults": {
-                    "chain": [{"role": "supervisor", "after": "0s"}, {"role": "director", "after": "3s"}]
-                },
-                "rules": [{"process": "presales", "step": "first_response", "target": "2s"}],
-            }
-        )
+async def test_breached_inquiry_is_found_by_sla_state_query(dev_server, settings, restore_policy):
+    chain = [{"role": "supervisor", "after": "0s"}, {"role": "director", "after": "3s"}]
+    await publish(
+        settings,
+        *[
+            {"process": "presales", "step": "first_response", "target": "2s", "chain": chain, **key}
+            for key in ({}, {"channel": INQUIRY["channel"]})
+        ],
+        note="seconds, for the Temporal UI test",
     )
-    own = settings.model_copy(update={"sla_policy": policy, "task_queue": "queue-ui"})
+    own = settings.model_copy(update={"task_queue": "queue-ui"})
     app = create_app(own, client=dev_server.client)
     async with (
         build_worker(dev_server.client, own),
@@ -109,10 +107,15 @@ async def test_breached_inquiry_is_found_by_sla_state_query(dev_server, settings
             "sla_breached",
             "escalated",
         ]
-        inbox = rows(
-            settings,
-            "SELECT recipient_role FROM notifications WHERE case_number=%s AND purpose='escalation' ORDER BY id",
-            number,
-        )
+        for _ in range(50):  # the attributes are upserted before the rung's message is written
+            inbox = rows(
+                settings,
+                "SELECT recipient_role FROM notifications WHERE case_number=%s AND purpose='escalation'"
+                " AND channel='inbox' GROUP BY 1 ORDER BY min(id)",
+                number,
+            )
+            if len(inbox) == 2:
+                break
+            await asyncio.sleep(0.2)
         assert [n["recipient_role"] for n in inbox] == ["supervisor", "director"]
         await dev_server.client.get_workflow_handle(number).terminate("test done")

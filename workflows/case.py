@@ -19,12 +19,15 @@ with workflow.unsafe.imports_passed_through():
         ActionSpec,
         Assignment,
         Closure,
+        HandOff,
+        HandOffReply,
         PauseClock,
         ResumeClock,
         StepNotOpen,
         check_open,
     )
     from domain.actions import open_actions as allowed_actions
+    from domain.calendar import BusinessCalendar
     from domain.i18n import label
     from domain.models import (
         CarriedCase,
@@ -37,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         StepView,
         Tier,
     )
-    from domain.sla import PolicyRule
+    from domain.sla import ANY, PolicyRule
     from workflows import search_attributes as sa
     from workflows.steps import ACTIVITY_TIMEOUT, Steps
 
@@ -65,6 +68,8 @@ class CaseWorkflow:
         self.ref: CaseRef | None = None
         self.opened: OpenedCase | None = None
         self.rules: list[PolicyRule] = []
+        self.calendars: dict[str, BusinessCalendar] = {}
+        self.channel: str = ANY
         self.state = CaseState.OPEN
         self.severity = Severity.UNGRADED
         self.owner: str | None = None
@@ -83,9 +88,16 @@ class CaseWorkflow:
     # -- lifecycle --------------------------------------------------------------------------------------------
 
     async def open_case(
-        self, ref: CaseRef, *, subject: str, record: dict[str, Any], carried: CarriedCase | None = None
+        self,
+        ref: CaseRef,
+        *,
+        subject: str,
+        record: dict[str, Any],
+        carried: CarriedCase | None = None,
+        channel: str = ANY,
     ) -> None:
         self.ref = ref
+        self.channel = channel
         self.record_view = dict(record)
         if carried is not None:
             self.opened, self.severity, self.owner = carried.opened, carried.severity, carried.owner
@@ -96,6 +108,7 @@ class CaseWorkflow:
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
             )
         self.rules = [PolicyRule.model_validate(r) for r in self.opened.rules]
+        self.calendars = {n: BusinessCalendar.model_validate(c) for n, c in self.opened.calendars.items()}
         self.publish()
 
     def carry(self) -> CarriedCase:
@@ -223,6 +236,34 @@ class CaseWorkflow:
             raise ApplicationError("the clock is not paused", type=STEP_NOT_OPEN)
 
     @workflow.update
+    async def hand_off(self, h: HandOff) -> CaseView:
+        await self.steps.hand_off(h)
+        self._poked = True  # the step's wait picks up the hand-off's internal deadline
+        return self.view()
+
+    @hand_off.validator
+    def _check_hand_off(self, h: HandOff) -> None:
+        self.check("hand_off")
+        current = self.steps.current
+        if current is not None and current.open_handoff(h.department) is not None:
+            raise ApplicationError(
+                f"the case is already with {h.department}, waiting for its reply", type=STEP_NOT_OPEN
+            )
+
+    @workflow.update
+    async def reply_handoff(self, r: HandOffReply) -> CaseView:
+        await self.steps.reply_handoff(r.department, r.reply, r.actor)
+        self._poked = True
+        return self.view()
+
+    @reply_handoff.validator
+    def _check_reply_handoff(self, r: HandOffReply) -> None:
+        self.check("reply_handoff")
+        current = self.steps.current
+        if current is None or current.open_handoff(r.department) is None:
+            raise ApplicationError(f"no hand-off to {r.department} is waiting for a reply", type=STEP_NOT_OPEN)
+
+    @workflow.update
     async def close(self, c: Closure) -> CaseView:
         self._action = TakenAction("close", c.actor, {"reason": c.reason})
         self.closing = True
@@ -255,16 +296,21 @@ class CaseWorkflow:
                 owner_role=current.owner_role,
                 owner=self.owner,
                 opened_at=clock.opened_at,
-                due_at=None if clock.paused else clock.due_at(),
-                warn_at=None if clock.paused or clock.warned else clock.warn_at(),
+                due_at=clock.due_at(),
+                warn_at=clock.warn_at(),
                 sla_state=clock.state(),
                 escalation_level=self.escalation_level,
+                target_seconds=int(clock.target.total_seconds()),
+                calendar=clock.calendar.name,
+                calendar_gap=current.calendar_gap,
+                handoffs=list(current.handoffs),
             )
         actions = allowed_actions(
             self.ACTIONS,
             state=self.state,
             step=current.step if current else None,
             paused=bool(current and current.clock.paused),
+            awaiting_reply=bool(current and any(h.replied_at is None for h in current.handoffs)),
         )
         return CaseView(
             number=self.number,
@@ -287,7 +333,7 @@ class CaseWorkflow:
     def publish(self) -> None:
         """Upserts the search attributes and the current details, so the Temporal UI reads like a queue."""
         current = self.steps.current
-        due = current.clock.due_at() if current and not current.clock.paused else None
+        due = current.clock.due_at() if current else None
         owner = self.owner or (current.owner_role if current else "")
         workflow.upsert_search_attributes(
             [

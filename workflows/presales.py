@@ -7,7 +7,6 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from domain import presales as ps
     from domain.models import CaseState, CaseView, Step
-    from domain.sla import resolve
     from workflows.case import CaseWorkflow
     from workflows.steps import CaseClosing
 
@@ -33,6 +32,7 @@ class PresalesWorkflow(CaseWorkflow):
             subject=f"{intake.product} · {intake.need[:80]}",
             record=intake.model_dump(mode="json"),
             carried=start.carried,
+            channel=intake.channel,
         )
         try:
             if start.carried is None:
@@ -76,14 +76,12 @@ class PresalesWorkflow(CaseWorkflow):
         self.state = CaseState.LEAD_POOL
         self.reactivated = False
         await self.steps.record("entered_lead_pool", case_patch={"current_step": None})
-        every = resolve(self.rules, process=self.process, step=Step.LEAD_POOL_TOUCH, tier=self.tier).target
+        every = self.steps.rule_for(Step.LEAD_POOL_TOUCH).target
         while not self.reactivated:
             try:
                 await self.park(lambda: self.reactivated, timeout=every)
             except TimeoutError:
-                await self.steps.notify(
-                    "product_update", recipient=f"customer:{self.opened.customer_id}", channel="outbox"
-                )
+                await self.steps.notify("product_update", audience="customer")
                 await self.steps.record("product_update_sent")
                 if workflow.info().is_continue_as_new_suggested():
                     await workflow.wait_condition(workflow.all_handlers_finished)

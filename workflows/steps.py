@@ -1,34 +1,44 @@
 """The deadline-bound step: the one mechanism every process uses for its deadlines.
 
-``await self.steps.run(Step.PROPOSAL, until=lambda: self.proposal is not None)`` opens the step, records it,
-and waits for the action that completes it while durable timers run for the warning (a fraction of the
-target) and the breach. A breach records an escalation event, tells the next rung of the chain through the
-notifier, raises ``EscalationLevel``, upserts the search attributes, and keeps waiting. Pausing the clock
-(SLA-3) shifts every pending time by the length of the pause.
+``await self.steps.run(Step.PROPOSAL, until=lambda: self.proposal is not None)`` resolves the step's rule from
+the case's policy version (process × step × severity × tier × channel × variant), opens the step, records
+it, and waits for the action that completes it while durable timers run for the warning (a fraction of the
+target) and the breach, counted on the rule's business calendar. A breach records an escalation event,
+tells the owner and the chain's rungs through the notifier, raises ``EscalationLevel``, upserts the search
+attributes, and keeps waiting. Pausing the clock (SLA-3) stops working time from being used. A hand-off to
+another department (ESC-2) runs its own internal deadline inside the step.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.cases import CaseActivities
     from activities.changes import CaseChange, Notice, StepRow
     from activities.notify import NotifyActivities
+    from domain.actions import HandOff
+    from domain.calendar import TWENTY_FOUR_SEVEN, BusinessCalendar
     from domain.clock import ClockEvent, StepClock
-    from domain.models import Role, Step
-    from domain.sla import PolicyRule, resolve
+    from domain.models import HandOffView, Role, Step
+    from domain.sla import ANY, BUSINESS, PolicyRule, resolve
 
 if TYPE_CHECKING:
     from workflows.case import CaseWorkflow
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# An SMTP server or SMS gateway that is down gets about 15 minutes of retries, then the case moves on.
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=2), maximum_attempts=12
+)
 
 
 class CaseClosing(Exception):
@@ -42,6 +52,15 @@ class OpenStep:
     rule: PolicyRule
     owner_role: Role
     clock: StepClock
+    calendar_gap: list[int] = field(default_factory=list)
+    handoffs: list[HandOffView] = field(default_factory=list)
+
+    def open_handoff(self, department: str) -> HandOffView | None:
+        return next((h for h in self.handoffs if h.department == department and h.replied_at is None), None)
+
+    def next_handoff_due(self) -> HandOffView | None:
+        waiting = [h for h in self.handoffs if h.replied_at is None and not h.overdue]
+        return min(waiting, key=lambda h: h.due_at) if waiting else None
 
 
 class Steps:
@@ -50,54 +69,87 @@ class Steps:
         self.current: OpenStep | None = None
         self._seq: Counter[Step] = Counter()
 
-    async def run(self, step: Step, *, until: Callable[[], bool], variant: str = "*") -> None:
+    def calendar(self, name: str | None) -> BusinessCalendar:
+        return self.case.calendars.get(name or TWENTY_FOUR_SEVEN.name, TWENTY_FOUR_SEVEN)
+
+    def rule_for(self, step: Step, variant: str = ANY) -> PolicyRule:
         case = self.case
-        rule = resolve(
+        return resolve(
             case.rules,
             process=case.process,
             step=step,
             severity=case.severity,
             tier=case.tier,
+            channel=case.channel,
             variant=variant,
         )
+
+    async def run(self, step: Step, *, until: Callable[[], bool], variant: str = ANY) -> None:
+        case = self.case
+        rule = self.rule_for(step, variant)
         self._seq[step] += 1
         now = workflow.now()
+        assert rule.target is not None
+        target, calendar = rule.target, self.calendar(rule.calendar)
+        if rule.off_hours_target is not None and not self.calendar(BUSINESS).is_working_day_at(now):
+            # T-5: "4小时内解决方案(非工作日2小时)" — on a non-working day the shorter target runs round the clock.
+            target, calendar = rule.off_hours_target, TWENTY_FOUR_SEVEN
         clock = StepClock(
             opened_at=now,
-            target=rule.target,
+            target=target,
             warn_fraction=rule.warn_at,
             chain_after=[level.after for level in rule.chain],
+            calendar=calendar,
         )
+        due = clock.due_at()
+        assert due is not None
         current = self.current = OpenStep(step, self._seq[step], rule, rule.owner_role, clock)
+        current.calendar_gap = calendar.missing_years(now, due)
         case.escalation_level = 0
         await self.record(
             "step_opened",
-            payload={"due_at": clock.due_at().isoformat(), "target": rule.target.total_seconds()},
+            payload={
+                "due_at": due.isoformat(),
+                "target": target.total_seconds(),
+                "calendar": calendar.name,
+                "rule": rule.source,
+                **({"calendar_gap": current.calendar_gap} if current.calendar_gap else {}),
+            },
             step_open=StepRow(
                 step=step,
                 seq=current.seq,
                 owner_role=current.owner_role,
                 owner=case.owner,
                 opened_at=now,
-                due_at=clock.due_at(),
-                target_seconds=int(rule.target.total_seconds()),
+                due_at=due,
+                target_seconds=int(target.total_seconds()),
             ),
             case_patch={"current_step": step, "owner_role": current.owner_role},
         )
         while True:
-            pending = clock.next_event()
-            timeout = max(pending[1] - workflow.now(), timedelta(0)) if pending else None
+            fire, at = self._next(current)
+            timeout = max(at - workflow.now(), timedelta(0)) if at else None
             try:
                 await case.park(until, timeout=timeout)
             except TimeoutError:
-                assert pending is not None
-                await self._fire(current, pending[0])
+                await fire()
                 continue
             if case.closing:
                 raise CaseClosing
             if until():
                 break
         await self._complete(current)
+
+    def _next(self, current: OpenStep) -> tuple[Callable[[], Any], datetime | None]:
+        """The earliest pending timer of the step: its own clock or a hand-off's internal deadline."""
+        pending = current.clock.next_event()
+        handoff = current.next_handoff_due()
+        if handoff is not None and (pending is None or handoff.due_at < pending[1]):
+            return (lambda: self._handoff_overdue(current, handoff)), handoff.due_at
+        if pending is not None:
+            event = pending[0]
+            return (lambda: self._fire(current, event)), pending[1]
+        return (lambda: None), None
 
     async def _fire(self, current: OpenStep, event: ClockEvent) -> None:
         clock = current.clock
@@ -106,15 +158,19 @@ class Steps:
         told = clock.fire(event, now)
         if event is ClockEvent.WARNING:
             await self.record("sla_warning", step_patch={"warned_at": now})
-            await self.notify("warning", recipient_role=current.owner_role, level=0)
+            await self.notify("warning", recipient_role=current.owner_role, recipient=case.owner)
             return
         if event is ClockEvent.BREACH:
             await self.record(
                 "sla_breached",
-                payload={"due_at": clock.due_at().isoformat(), "told": [current.rule.chain[i].role for i in told]},
+                payload={
+                    "due_at": clock.due_at().isoformat(),
+                    "told": [current.rule.chain[i].role for i in told],
+                },  # type: ignore[union-attr]
                 step_patch={"breached_at": now},
                 escalate_to=case.escalation_level + len(told),
             )
+            await self.notify("breach", recipient_role=current.owner_role, recipient=case.owner)
         elif told:
             await self.record(
                 "escalated",
@@ -154,6 +210,73 @@ class Steps:
         assert self.current is not None
         return self.current.clock.resume(workflow.now())
 
+    # -- cross-department hand-off (ESC-2) -----------------------------------------------------------------
+
+    async def hand_off(self, h: HandOff) -> HandOffView:
+        current = self.current
+        assert current is not None
+        now = workflow.now()
+        rule = resolve(
+            self.case.rules,
+            process=self.case.process,
+            step=Step.HANDOFF,
+            severity=self.case.severity,
+            tier=self.case.tier,
+            variant=h.department,
+        )
+        calendar = self.calendar(rule.calendar)
+        within = h.internal_deadline or rule.target
+        assert within is not None
+        view = HandOffView(
+            department=h.department,
+            lead_department=h.lead_department,
+            note=h.note,
+            handed_at=now,
+            due_at=calendar.add(now, within),
+        )
+        current.handoffs.append(view)
+        context = {
+            "department": view.department,
+            "lead_department": view.lead_department,
+            "internal_due_at": view.due_at.isoformat(),
+            "note": view.note,
+        }
+        await self.record(
+            "handed_off",
+            actor=h.actor,
+            payload={**context, "within": within.total_seconds(), "calendar": calendar.name},
+        )
+        await self.notify("handoff", department=h.department, due_at=view.due_at, context=context)
+        return view
+
+    async def reply_handoff(self, department: str, reply: str, actor: str) -> None:
+        current = self.current
+        assert current is not None
+        view = current.open_handoff(department)
+        assert view is not None
+        view.replied_at, view.reply = workflow.now(), reply
+        await self.record(
+            "handoff_replied",
+            actor=actor,
+            payload={"department": department, "reply": reply, "late": view.overdue},
+        )
+
+    async def _handoff_overdue(self, current: OpenStep, view: HandOffView) -> None:
+        view.overdue = True
+        context = {
+            "department": view.department,
+            "internal_due_at": view.due_at.isoformat(),
+            "note": view.note,
+        }
+        await self.record("handoff_overdue", payload=context)
+        await self.notify(
+            "handoff_overdue",
+            recipient_role=Role.SUPERVISOR,
+            department=view.department,
+            due_at=view.due_at,
+            context=context,
+        )
+
     # -- recording --------------------------------------------------------------------------------------------
 
     async def record(
@@ -177,7 +300,6 @@ class Steps:
         current = self.current
         if step is None and current is not None:
             step, seq = current.step, current.seq
-        due = current.clock.due_at() if current and not current.clock.paused else None
         change = CaseChange(
             number=case.number,
             key=case.next_event_key(kind),
@@ -192,7 +314,7 @@ class Steps:
             record=record or {},
             case={
                 "sla_state": case.sla_state(),
-                "next_deadline": due,
+                "next_deadline": current.clock.due_at() if current else None,
                 "escalation_level": case.escalation_level,
                 "owner": case.owner,
                 "severity": case.severity,
@@ -212,21 +334,54 @@ class Steps:
         level: int = 0,
         recipient_role: Role | None = None,
         recipient: str | None = None,
-        channel: str = "inbox",
+        department: str | None = None,
+        audience: str = "staff",
+        due_at: datetime | None = None,
+        context: dict[str, Any] | None = None,
+    ) -> None:
+        current = self.current
+        if due_at is None and current is not None:
+            due_at = current.clock.due_at()
+        key = self.case.next_event_key(f"notify:{purpose}:{recipient_role or department or audience}")
+        try:
+            await self._send(
+                key, purpose, level, recipient_role, recipient, department, audience, due_at, context
+            )
+        except ActivityError as err:
+            # The inbox rows are written before anything is sent, so staff still see the message; a channel
+            # that stays down must not hold the case's clock hostage. The outbox shows the failed rows.
+            await self.record(
+                "notify_failed", payload={"purpose": purpose, "key": key, "error": str(err.cause or err)}
+            )
+
+    async def _send(
+        self,
+        key: str,
+        purpose: str,
+        level: int,
+        recipient_role: Role | None,
+        recipient: str | None,
+        department: str | None,
+        audience: str,
+        due_at: datetime | None,
+        context: dict[str, Any] | None,
     ) -> None:
         current = self.current
         await workflow.execute_activity_method(
             NotifyActivities.notify,
             Notice(
-                key=self.case.next_event_key(f"notify:{purpose}:{recipient_role}"),
+                key=key,
                 number=self.case.number,
                 purpose=purpose,
+                audience=audience,  # type: ignore[arg-type]
                 recipient_role=recipient_role,
                 recipient=recipient,
-                channel=channel,
+                department=department,
                 step=current.step if current else None,
                 level=level,
-                due_at=current.clock.due_at() if current else None,
+                due_at=due_at,
+                context=context or {},
             ),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=NOTIFY_RETRY,
         )

@@ -37,7 +37,7 @@ async def test_ps1_start_case_returns_number_and_opens_first_response(http, sett
     assert number.startswith("PS-") and r.json()["created"] is True
     body = await open_step(http, number, "first_response")
     assert body["case"]["process"] == "presales" and body["record"]["product"] == "工单系统"
-    assert body["live"]["actions"] == ["respond", "assign", "pause_clock", "close"]
+    assert body["live"]["actions"] == ["respond", "assign", "pause_clock", "hand_off", "close"]
     assert [e["kind"] for e in body["timeline"]][:2] == ["opened", "step_opened"]
 
 

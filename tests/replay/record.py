@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from domain import presales as ps
-from domain.actions import Closure, PauseClock, ResumeClock
+from domain.actions import Closure, HandOff, HandOffReply, PauseClock, ResumeClock
 from tests.workflows.helpers import start_presales, wait_for_step
 from workflows.presales import PresalesWorkflow
 
@@ -34,6 +34,12 @@ async def test_record_histories(env, client, settings, worker):
         PresalesWorkflow.grade,
         ps.Grading(actor="a", urgency="urgent", value="high", complex=True, analysis="x"),
     )
+    # A hand-off to the tech department that replies late (ESC-2), inside the feasibility review.
+    await h.execute_update(
+        PresalesWorkflow.hand_off, HandOff(actor="a", department="tech", internal_deadline="1h", note="评估接口")
+    )
+    await env.sleep(timedelta(hours=2))
+    await h.execute_update(PresalesWorkflow.reply_handoff, HandOffReply(actor="t", department="tech", reply="可行"))
     await h.execute_update(
         PresalesWorkflow.review_feasibility, ps.FeasibilityReview(actor="t", feasible=True, report="ok")
     )

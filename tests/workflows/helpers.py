@@ -34,13 +34,16 @@ def intake(**kw: Any) -> PresalesIntake:
     )
 
 
-async def start_presales(client: Client, settings: Settings, **kw: Any) -> WorkflowHandle:
+async def start_presales(
+    client: Client, settings: Settings, *, customer_id: int | None = None, **kw: Any
+) -> WorkflowHandle:
     number = f"PS-T{uuid.uuid4().hex[:8]}"
     start = PresalesStart(
         case=CaseRef(
             number=number,
             process=Process.PRESALES,
-            new_customer=NewCustomer(name="王先生", phone="13800138000"),
+            customer_id=customer_id,
+            new_customer=None if customer_id else NewCustomer(name="王先生", phone="13800138000"),
             actor="test",
         ),
         intake=intake(**kw),
@@ -93,3 +96,12 @@ async def search_attribute(client: Client, number: str, key: SearchAttributeKey[
     if isinstance(value, list):
         value = value[0] if value else None
     return key.value_type(value) if key.value_type is int else value
+
+
+async def publish(settings: Settings, *changes: dict[str, Any], note: str = "test") -> int:
+    """Publishes the next SLA policy version with ``changes``, as an admin would; returns its number."""
+    from api.policies import publish_changes
+    from db.engine import sessionmaker_for
+
+    async with sessionmaker_for(settings.sqlalchemy_url())() as db:
+        return (await publish_changes(db, note=note, actor="tests", changes=list(changes))).version

@@ -11,9 +11,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain import presales as ps
 from domain.actions import Assignment, PauseClock, ResumeClock
-from tests.workflows.helpers import events, rows, search_attribute, start_presales, wait_for_step
+from tests.workflows.helpers import events, publish, rows, search_attribute, start_presales, wait_for_step
 from tests.workflows.helpers import view as view_of
-from worker import build_worker
 from workflows import search_attributes as sa
 from workflows.presales import PresalesWorkflow
 
@@ -43,15 +42,27 @@ async def test_ps1_unanswered_inquiry_breaches_and_escalates(
     assert await search_attribute(client, handle.id, sa.ESCALATION_LEVEL) == 1
     kinds = events(settings, handle.id)
     assert "sla_warning" in kinds and "sla_breached" in kinds
-    inbox = rows(settings, "SELECT * FROM notifications WHERE case_number=%s ORDER BY id", handle.id)
-    assert [n["recipient_role"] for n in inbox] == ["agent", "supervisor"]
-    assert "王先生" in inbox[1]["body"] and "opened" in inbox[1]["body"]
+    # Staff of a role each get an inbox entry (and an email); one line per purpose and role here.
+    inbox = rows(
+        settings,
+        "SELECT purpose, recipient_role, min(body) AS body FROM notifications"
+        " WHERE case_number=%s AND channel='inbox' GROUP BY 1, 2 ORDER BY min(id)",
+        handle.id,
+    )
+    assert [(n["purpose"], n["recipient_role"]) for n in inbox] == [
+        ("warning", "agent"),
+        ("breach", "agent"),
+        ("escalation", "supervisor"),
+    ]
+    assert "王先生" in inbox[2]["body"] and "创建案件" in inbox[2]["body"]
     # Four hours later the director hears of it too (ESC-1 second rung).
     await env.sleep(timedelta(hours=4))
     view = await view_of(handle)
     assert view.escalation_level == 2
     inbox = rows(
-        settings, "SELECT recipient_role FROM notifications WHERE case_number=%s ORDER BY id", handle.id
+        settings,
+        "SELECT recipient_role FROM notifications WHERE case_number=%s AND channel='inbox' ORDER BY id",
+        handle.id,
     )
     assert inbox[-1]["recipient_role"] == "director"
 
@@ -129,32 +140,35 @@ async def test_sla3_pausing_the_clock_keeps_the_remaining_time(
     assert kinds.index("clock_paused") < kinds.index("clock_resumed") < kinds.index("sla_breached")
 
 
-async def test_policy_file_sets_second_scale_targets_and_case_keeps_its_version(
-    env: WorkflowEnvironment, client, settings, tmp_path
+async def test_sla1_published_version_applies_to_new_cases_and_running_case_keeps_its_own(
+    env: WorkflowEnvironment, client, settings, worker, restore_policy
 ):
-    policy = tmp_path / "demo-policy.json"
-    policy.write_text(
-        '{"rules": [{"process": "presales", "step": "first_response", "target": "20s",'
-        ' "chain": [{"role": "supervisor", "after": "0s"}]}]}'
+    version = await publish(
+        settings,
+        {"process": "presales", "step": "first_response", "channel": "online_chat", "target": "20s",
+         "chain": [{"role": "supervisor", "after": "0s"}]},
+        note="demo: seconds",
     )
-    own = settings.model_copy(update={"sla_policy": policy, "task_queue": f"{settings.task_queue}-policy"})
-    async with build_worker(client, own):
-        handle = await start_presales(client, own)
-        view = await wait_for_step(handle, "first_response")
-        assert view.open_step.due_at - view.open_step.opened_at == timedelta(seconds=20)
-        # A new version published while the case runs does not touch it (SLA-1).
-        policy.write_text('{"rules": [{"process": "presales", "step": "needs_analysis", "target": "7s"}]}')
-        await env.sleep(timedelta(seconds=21))
-        view = await view_of(handle)
-        assert view.sla_state == "breached"
-        view = await handle.execute_update(
-            PresalesWorkflow.respond, ps.FirstResponse(actor="a", note="迟到的回复")
-        )
-        assert view.open_step.step == "needs_analysis"
-        assert view.open_step.due_at - view.open_step.opened_at == timedelta(hours=24)
-        versions = rows(settings, "SELECT policy_version FROM cases WHERE number=%s", handle.id)
-        assert versions[0]["policy_version"] == view.policy_version
-        await handle.terminate("test done")
+    handle = await start_presales(client, settings)
+    view = await wait_for_step(handle, "first_response")
+    assert view.policy_version == str(version)
+    assert view.open_step.due_at - view.open_step.opened_at == timedelta(seconds=20)
+    # A version published while the case runs does not touch it (SLA-1) ...
+    await publish(settings, {"process": "presales", "step": "needs_analysis", "target": "7s"}, note="faster")
+    await env.sleep(timedelta(seconds=21))
+    assert (await view_of(handle)).sla_state == "breached"
+    view = await handle.execute_update(PresalesWorkflow.respond, ps.FirstResponse(actor="a", note="迟到的回复"))
+    assert view.open_step.step == "needs_analysis"
+    assert view.open_step.due_at - view.open_step.opened_at == timedelta(hours=24)
+    versions = rows(settings, "SELECT policy_version FROM cases WHERE number=%s", handle.id)
+    assert versions[0]["policy_version"] == str(version)
+    # ... while a case opened now gets it.
+    newer = await start_presales(client, settings)
+    await wait_for_step(newer, "first_response")
+    view = await newer.execute_update(PresalesWorkflow.respond, ps.FirstResponse(actor="a", note="你好"))
+    assert view.open_step.due_at - view.open_step.opened_at == timedelta(seconds=7)
+    for h in (handle, newer):
+        await h.terminate("test done")
 
 
 async def test_esc2_assign_sets_owner_in_search_attributes_and_record(env, client, settings, worker):
@@ -192,7 +206,7 @@ async def test_ps4_lead_pool_gets_a_monthly_product_update_until_reactivated(
         "SELECT recipient, channel FROM notifications WHERE case_number=%s AND purpose='product_update'",
         handle.id,
     )
-    assert len(outbox) == 2 and outbox[0]["channel"] == "outbox"
+    assert len(outbox) == 2 and outbox[0]["channel"] == "sms"  # the customer left a phone, no email
     assert outbox[0]["recipient"].startswith("customer:")
     assert events(settings, handle.id).count("product_update_sent") == 2
     assert rows(settings, "SELECT state FROM cases WHERE number=%s", handle.id)[0]["state"] == "lead_pool"
