@@ -379,6 +379,7 @@ def main() -> int:
     parser.add_argument(
         "--every", type=float, default=30.0, help="progress line every N seconds (default 30)"
     )
+    parser.add_argument("--keep-db", action="store_true", help="keep the bench database for a closer look")
     parser.add_argument("--namespace", default="default")
     parser.add_argument("--task-queue", default="careflow")
     args = parser.parse_args()
@@ -388,7 +389,7 @@ def main() -> int:
         )
     if args.k < 2 or args.rate <= 0:
         parser.error("--k must be at least 2 and --rate positive")
-    with spawned_stack(args.namespace, args.task_queue, api=False) as stack:
+    with spawned_stack(args.namespace, args.task_queue, api=False, keep_database=args.keep_db) as stack:
         pids = {"worker": stack.procs["worker"].pid, "temporal": stack.procs["temporal"].pid}
         sampler = Sampler(pids, stack.database)
         sampler.start()

@@ -160,7 +160,7 @@ def api_ready(url: str) -> bool:
 
 @contextlib.contextmanager
 def spawned_stack(
-    namespace: str = "default", task_queue: str = "careflow", *, api: bool = True
+    namespace: str = "default", task_queue: str = "careflow", *, api: bool = True, keep_database: bool = False
 ) -> Iterator[Stack]:
     """Temporal dev server (WAL sqlite), a fresh migrated Postgres database, the worker and (if asked) the API."""
     server = libpq_url(os.environ.get("DATABASE_URL") or LOCAL_POSTGRES)
@@ -199,5 +199,8 @@ def spawned_stack(
             for name in ("api", "worker", "temporal"):  # the API and the worker before Temporal
                 if name in procs:
                     stop(procs[name])
-            with psycopg.connect(server, autocommit=True) as pg:
-                pg.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            if keep_database:
+                print(f"kept the database: {database_url}")
+            else:
+                with psycopg.connect(server, autocommit=True) as pg:
+                    pg.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

@@ -214,3 +214,47 @@ async def test_esc2_hand_off_runs_an_internal_deadline_and_tells_the_department_
     assert view.open_step.step == "needs_analysis" and view.open_step.handoffs == []
     await handle.terminate("test done")
     sql(settings, "DELETE FROM staff WHERE username='wh-boss'")  # staff match every later role-wide notice
+
+
+async def test_esc1_a_breach_emails_the_supervisor_with_the_history_and_fills_the_inbox(
+    env: WorkflowEnvironment, client, settings, tmp_path
+):
+    from tests.activities.helpers import add_staff, remove_created_staff, start_mail_sink
+    from worker import build_worker
+
+    sink, task = await start_mail_sink(tmp_path / "mail")
+    boss = await add_staff(
+        settings.sqlalchemy_url(), role="supervisor", email_address="boss@example.com", name="王主管"
+    )
+    own = settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": sink.port, "task_queue": f"{settings.task_queue}-smtp"}
+    )
+    try:
+        async with build_worker(client, own):
+            handle = await start_presales(client, own)
+            await wait_for_step(handle, "first_response")
+            await env.sleep(timedelta(minutes=6))
+            assert (await view_of(handle)).sla_state == "breached"
+            mails = [m for m in sink.messages() if handle.id in str(m["Subject"])]
+            escalation = [m for m in mails if "boss@example.com" in str(m["To"])]
+            assert len(escalation) == 1  # one rung, one message, however the activity was retried
+            body = escalation[0].get_content()
+            assert "王先生" in body and "创建案件" in body  # the whole history travels with it (ESC-1)
+            inbox = rows(
+                settings,
+                "SELECT recipient, status FROM notifications WHERE case_number=%s AND purpose='escalation'"
+                " AND channel='inbox'",
+                handle.id,
+            )
+            assert inbox == [{"recipient": boss, "status": "sent"}]
+            emailed = rows(
+                settings,
+                "SELECT status, sent_at FROM notifications WHERE case_number=%s AND purpose='escalation'"
+                " AND channel='email'",
+                handle.id,
+            )
+            assert emailed[0]["status"] == "sent" and emailed[0]["sent_at"] is not None
+            await handle.terminate("test done")
+    finally:
+        await remove_created_staff(settings.sqlalchemy_url())
+        task.cancel()
