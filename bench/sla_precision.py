@@ -66,7 +66,8 @@ LATENESS = """
 SELECT extract(epoch FROM e.recorded_at - s.due_at)::float8,
        extract(epoch FROM e.at - s.due_at)::float8,
        extract(epoch FROM e.recorded_at - e.at)::float8,
-       (e.payload->>'due_at')::timestamptz = s.due_at
+       (e.payload->>'due_at')::timestamptz = s.due_at,
+       extract(epoch FROM e.recorded_at)::float8
 FROM case_steps s
 LEFT JOIN case_events e ON e.case_number = s.case_number AND e.kind = 'sla_breached' AND e.step = s.step
 WHERE s.step = %(step)s AND s.seq = 1
@@ -177,6 +178,7 @@ class Result:
     lateness: list[float] = field(default_factory=list)  # recorded_at - due_at; inf when missing
     fired: list[float] = field(default_factory=list)  # at - due_at
     to_row: list[float] = field(default_factory=list)  # recorded_at - at
+    recorded_at: list[float] = field(default_factory=list)  # epoch seconds
     payload_mismatches: int = 0
 
     @property
@@ -308,11 +310,13 @@ async def measure_deadlines(
     while (await counts(db))[2] < args.k and time.time() < give_up:
         check_alive(stack)
         await asyncio.sleep(0.5)
-    for lateness, fired, to_row, same_due in await (await db.execute(LATENESS, {"step": STEP})).fetchall():
+    rows = await (await db.execute(LATENESS, {"step": STEP})).fetchall()
+    for lateness, fired, to_row, same_due, recorded_at in rows:
         result.lateness.append(math.inf if lateness is None else lateness)
         if lateness is not None:
             result.fired.append(fired)
             result.to_row.append(to_row)
+            result.recorded_at.append(recorded_at)
         result.payload_mismatches += same_due is False
 
 
@@ -336,6 +340,11 @@ def summary(result: Result, sampler: Sampler, warn_at: float) -> str:
     cpu = {name: [sampler.cpu_share(name, *p) for p in phases] for name in WATCHED}
     cpu["other"] = [sampler.other_share(*p) for p in phases]
     mismatches = f" ({result.payload_mismatches} with another due_at)" if result.payload_mismatches else ""
+    rows = sorted(result.recorded_at) or [began]
+    row_rate = (len(rows) - 1) / (rows[-1] - rows[0]) if rows[-1] > rows[0] else 0.0
+    escalations = (
+        f"+{rows[0] - began:.1f} s .. +{rows[-1] - began:.1f} s after the first start ({row_rate:.1f}/s)"
+    )
     p99_text = "missing" if math.isinf(p99) else f"{p99:.3f} s"
     out = [
         f"\nSLA precision {datetime.now(UTC):%Y-%m-%d}, {psutil.cpu_count()} cores: K={k}, "
@@ -345,7 +354,7 @@ def summary(result: Result, sampler: Sampler, warn_at: float) -> str:
         f"  deadlines     +{result.first_due - began:.1f} s .. +{result.last_due - began:.1f} s after the first "
         + f"start ({(k - 1) / due_span if due_span > 0 else 0:.1f}/s)",
         f"  open cases    {result.open_at_last_due} at the last deadline",
-        f"  breaches      {k - result.missing} / {k} recorded{mismatches}",
+        f"  breaches      {k - result.missing} / {k} recorded{mismatches}, {escalations}",
         f"  lateness      {seconds(result.lateness)}   (recorded_at - due_at)",
         f"    fired       {seconds(result.fired)}   (at - due_at: the timer fired, the worker took the task)",
         f"    to the row  {seconds(result.to_row)}   (recorded_at - at: the task ran, record_change wrote)",
