@@ -51,5 +51,7 @@ class InvalidMany(CareflowError):
 
     def body(self) -> dict[str, Any]:
         return {
-            "detail": [{"loc": ["body", *loc], "msg": msg, "type": "value_error"} for loc, msg in self.problems]
+            "detail": [
+                {"loc": ["body", *loc], "msg": msg, "type": "value_error"} for loc, msg in self.problems
+            ]
         }

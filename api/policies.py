@@ -19,7 +19,7 @@ from activities.policy import PolicyRejected, current_version, load_policy, pars
 from api.errors import Conflict, Invalid, InvalidMany, NotFound
 from db.models import Calendar, CalendarDay, SlaPolicyVersion, SlaRule
 from domain.calendar import TWENTY_FOUR_SEVEN, BusinessCalendar
-from domain.sla import ANY, PolicyRule, PolicySet, merge, resolve
+from domain.sla import ANY, PolicyRule, PolicySet, merge, resolve, with_metric
 
 KEY_FIELDS = ("kind", "process", "step", "metric", "severity", "tier", "channel", "variant")
 
@@ -73,16 +73,8 @@ async def publish_changes(
     if not note.strip():
         raise Invalid("note", "say why the policy changes (the note is kept with the version)")
     base = await _in_force(db, based_on)
-    # A change that names no metric keeps the metric of the step's rules.
-    metric_of = {(r.process, r.step): r.metric for r in base.rules if r.kind == "target"}
-    changes = [
-        {**c, "metric": metric_of[(c["process"], c["step"])]}
-        if "metric" not in c and (c.get("process"), c.get("step")) in metric_of
-        else c
-        for c in changes
-    ]
     try:
-        new = parse_rules(changes)
+        new = parse_rules([with_metric(c, base.rules) for c in changes])
     except PolicyRejected as err:
         raise InvalidMany([(["changes"], p.replace("rules[", "changes[", 1)) for p in err.problems]) from None
     rules = merge(base.rules, new)
@@ -144,7 +136,7 @@ async def calendar_rows(db: AsyncSession) -> list[Calendar]:
     return list((await db.execute(select(Calendar).order_by(Calendar.name))).scalars())
 
 
-async def _row(db: AsyncSession, name: str) -> Calendar:
+async def calendar_row(db: AsyncSession, name: str) -> Calendar:
     row = await db.get(Calendar, name)
     if row is None:
         raise NotFound(
@@ -155,8 +147,14 @@ async def _row(db: AsyncSession, name: str) -> Calendar:
 
 
 async def calendar(db: AsyncSession, name: str, around: datetime) -> BusinessCalendar:
-    await _row(db, name)
+    await calendar_row(db, name)
     return await build_calendar(db, name, years_around(around))
+
+
+async def missing_years(db: AsyncSession, name: str, now: datetime) -> list[int]:
+    """Years from last to next for which the calendar has neither the package's nor an admin's schedule."""
+    built = await calendar(db, name, now)
+    return [y for y in years_around(now, built.timezone) if y not in built.years]
 
 
 async def overrides(db: AsyncSession, name: str) -> list[CalendarDay]:
@@ -220,7 +218,7 @@ async def save_calendar(
 
 async def add_day(db: AsyncSession, name: str, day: date, kind: str, note: str, *, actor: str) -> None:
     """An override: an extra day off or a make-up working day (调休); replaces an earlier one for that day."""
-    await _row(db, name)
+    await calendar_row(db, name)
     if kind not in ("holiday", "workday"):
         raise Invalid("kind", "kind is holiday (a day off) or workday (a make-up working day, 调休)")
     await db.execute(
@@ -234,7 +232,7 @@ async def add_day(db: AsyncSession, name: str, day: date, kind: str, note: str, 
 
 
 async def remove_day(db: AsyncSession, name: str, day: date) -> None:
-    await _row(db, name)
+    await calendar_row(db, name)
     gone = await db.execute(delete(CalendarDay).where(CalendarDay.calendar == name, CalendarDay.day == day))
     if gone.rowcount == 0:  # type: ignore[attr-defined]
         raise NotFound(f"{name} has no override on {day}")
@@ -245,7 +243,7 @@ async def confirm_year(
     db: AsyncSession, name: str, year: int, *, actor: str, confirmed: bool = True
 ) -> Calendar:
     """An admin says the year's schedule is complete (entered by hand), which silences the missing-data warning."""
-    row = await _row(db, name)
+    row = await calendar_row(db, name)
     if not 2000 <= year <= 2100:
         raise Invalid("year", "year must be between 2000 and 2100")
     years = set(row.confirmed_years)

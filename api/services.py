@@ -138,7 +138,9 @@ async def start_case(
             task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"{label(process)} · {customer_name} · {intake.model_dump().get('product', '')}"[:200],
+            static_summary=f"{label(process)} · {customer_name} · {intake.model_dump().get('product', '')}"[
+                :200
+            ],
             static_details=_details(intake),
         )
     except WorkflowAlreadyStartedError:
@@ -153,12 +155,12 @@ async def start_case(
 
 
 def _details(intake: BaseModel) -> str:
-    return "\n".join(f"**{label(k)}**: {label(str(v))}" for k, v in intake.model_dump(mode="json").items() if v)
+    return "\n".join(
+        f"**{label(k)}**: {label(str(v))}" for k, v in intake.model_dump(mode="json").items() if v
+    )
 
 
-async def perform_action(
-    *, client: Client, number: str, action: str, payload: dict[str, Any]
-) -> CaseView:
+async def perform_action(*, client: Client, number: str, action: str, payload: dict[str, Any]) -> CaseView:
     definition = process_of(number)
     spec = definition.action(action)
     if spec is None:
@@ -210,10 +212,14 @@ async def get_case(*, db: AsyncSession, client: Client, settings: Settings, numb
     record_model = RECORDS.get(definition.process)
     record = await db.get(record_model, number) if record_model else None
     steps = (
-        await db.execute(select(CaseStep).where(CaseStep.case_number == number).order_by(CaseStep.opened_at, CaseStep.id))
+        await db.execute(
+            select(CaseStep).where(CaseStep.case_number == number).order_by(CaseStep.opened_at, CaseStep.id)
+        )
     ).scalars()
     events = (
-        await db.execute(select(CaseEvent).where(CaseEvent.case_number == number).order_by(CaseEvent.at, CaseEvent.id))
+        await db.execute(
+            select(CaseEvent).where(CaseEvent.case_number == number).order_by(CaseEvent.at, CaseEvent.id)
+        )
     ).scalars()
     return CaseDetail(
         number=number,

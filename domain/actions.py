@@ -83,7 +83,9 @@ COMMON_ACTIONS: list[ActionSpec] = [
     ActionSpec("resume_clock", ResumeClock, None, housekeeping=True, needs_step=True),
     ActionSpec("hand_off", HandOff, None, housekeeping=True, needs_step=True),
     ActionSpec("reply_handoff", HandOffReply, None, housekeeping=True, needs_step=True),
-    ActionSpec("close", Closure, None, states=frozenset({CaseState.OPEN, CaseState.LEAD_POOL}), housekeeping=True),
+    ActionSpec(
+        "close", Closure, None, states=frozenset({CaseState.OPEN, CaseState.LEAD_POOL}), housekeeping=True
+    ),
 ]
 
 
@@ -102,7 +104,12 @@ def check_open(spec: ActionSpec, *, state: CaseState, step: Step | None) -> None
 
 
 def open_actions(
-    specs: list[ActionSpec], *, state: CaseState, step: Step | None, paused: bool, awaiting_reply: bool = False
+    specs: list[ActionSpec],
+    *,
+    state: CaseState,
+    step: Step | None,
+    paused: bool,
+    awaiting_reply: bool = False,
 ) -> list[str]:
     names = []
     for spec in specs:

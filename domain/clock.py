@@ -66,11 +66,6 @@ class StepClock:
     def warn_at(self) -> datetime | None:
         return None if self.warned or self.breached else self._at(self.target * self.warn_fraction)
 
-    def used(self, now: datetime) -> timedelta:
-        """Working time used so far."""
-        running = self.calendar.between(self.running_since, now) if self.running_since else timedelta(0)
-        return self.consumed + running
-
     def state(self) -> SlaState:
         if self.paused:
             return SlaState.PAUSED

@@ -15,7 +15,9 @@ class PresalesIntake(Model):
     """PS-1: contact, product of interest, need, budget, use case."""
 
     channel: Channel = Channel.WEB_FORM
-    contact: str = Field(min_length=1, max_length=200, description="name and phone/email of the person asking")
+    contact: str = Field(
+        min_length=1, max_length=200, description="name and phone/email of the person asking"
+    )
     product: str = Field(min_length=1, max_length=200, description="product or service of interest")
     need: str = Field(min_length=1, max_length=4000, description="core need")
     budget: str | None = Field(default=None, max_length=100)

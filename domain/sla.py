@@ -101,7 +101,9 @@ class PolicyRule(BaseModel):
     # A different target when the step opens on a non-working day (T-5: VIP "非工作日2小时").
     off_hours_target: timedelta | None = None
     warn_at: float = Field(default=0.8, description="fraction of the target at which the owner is warned")
-    calendar: str | None = None  # a target counts 24x7 unless it names a calendar; a ceiling keeps the target's
+    calendar: str | None = (
+        None  # a target counts 24x7 unless it names a calendar; a ceiling keeps the target's
+    )
     chain: tuple[EscalationLevel, ...] = ()
     source: str = ""
 
@@ -168,7 +170,16 @@ class PolicyRule(BaseModel):
 
     @property
     def key(self) -> tuple[str, ...]:
-        return (self.kind, self.process, self.step, self.metric, self.severity, self.tier, self.channel, self.variant)
+        return (
+            self.kind,
+            self.process,
+            self.step,
+            self.metric,
+            self.severity,
+            self.tier,
+            self.channel,
+            self.variant,
+        )
 
     @property
     def specificity(self) -> int:
@@ -254,12 +265,16 @@ def check_policy(rules: list[PolicyRule], calendars: set[str]) -> list[str]:
             problems.append(f"rules[{i}]: the same key as rules[{seen[rule.key]}] ({'/'.join(rule.key[1:])})")
         seen.setdefault(rule.key, i)
         if rule.calendar is not None and rule.calendar not in calendars:
-            problems.append(f"rules[{i}]: unknown calendar {rule.calendar!r} (known: {', '.join(sorted(calendars))})")
+            problems.append(
+                f"rules[{i}]: unknown calendar {rule.calendar!r} (known: {', '.join(sorted(calendars))})"
+            )
     covered = {(r.process, r.step) for r in rules if r.is_catch_all}
     for process, steps in PROCESS_STEPS.items():
         for step in steps:
             if (process, step) not in covered:
-                problems.append(f"{process}/{step}: no catch-all target (severity, tier, channel, variant all '*')")
+                problems.append(
+                    f"{process}/{step}: no catch-all target (severity, tier, channel, variant all '*')"
+                )
     return problems
 
 
@@ -278,18 +293,23 @@ def merge(base: list[PolicyRule], overrides: list[PolicyRule]) -> list[PolicyRul
 def rules_from_document(document: dict[str, Any], base: list[PolicyRule]) -> list[PolicyRule]:
     """A policy document is ``{"defaults": {...}, "rules": [{process, step, target, ...}]}`` layered on ``base``.
 
-    ``defaults`` (e.g. ``{"calendar": "24x7", "warn_at": 0.5}``) fill fields a rule leaves out. A rule that
-    names no metric keeps the metric of the base rule it replaces.
+    ``defaults`` (e.g. ``{"calendar": "24x7", "warn_at": 0.5}``) fill fields a rule leaves out.
     """
     defaults = document.get("defaults", {})
-    metric_of = {(r.process, r.step): r.metric for r in base if r.kind == "target"}
-    overrides = []
-    for raw in document.get("rules", []):
-        data = {**defaults, **raw}
-        if "metric" not in data and (data.get("process"), data.get("step")) in metric_of:
-            data["metric"] = metric_of[(data["process"], data["step"])]
-        overrides.append(PolicyRule.model_validate(data))
+    overrides = [
+        PolicyRule.model_validate(with_metric({**defaults, **raw}, base)) for raw in document.get("rules", [])
+    ]
     return merge(base, overrides)
+
+
+def with_metric(raw: dict[str, Any], base: list[PolicyRule]) -> dict[str, Any]:
+    """A rule that names no metric keeps the metric of the base's target rules for its step."""
+    if "metric" in raw:
+        return raw
+    for rule in base:
+        if rule.kind == "target" and (rule.process, rule.step) == (raw.get("process"), raw.get("step")):
+            return {**raw, "metric": rule.metric}
+    return raw
 
 
 # -- the seed --------------------------------------------------------------------------------------------------
@@ -392,28 +412,98 @@ PS, OF, AS, CP, VP = (
     Process.COMPLAINT,
     Process.VALUE_PUSH,
 )
-R, U, X, I, C, A = Metric.RESPONSE, Metric.UPDATE, Metric.RESOLUTION, Metric.INTERNAL, Metric.CADENCE, Metric.ADVANCE
+R, U, X, I, C, A = (
+    Metric.RESPONSE,
+    Metric.UPDATE,
+    Metric.RESOLUTION,
+    Metric.INTERNAL,
+    Metric.CADENCE,
+    Metric.ADVANCE,
+)
 
 DEFAULT_RULES: list[PolicyRule] = [
     # -- PS: pre-sales inquiry (003 §2.1) -----------------------------------------------------------------------
     _t(PS, Step.FIRST_RESPONSE, R, "5m", "PS-1 · 003 §2.1.1 5分钟内响应客户咨询(在线/电话渠道)"),
     _t(PS, Step.FIRST_RESPONSE, R, "5m", "COM-1 · 003 §4.1 在线咨询5分钟内响应", channel=Channel.ONLINE_CHAT),
     _t(PS, Step.FIRST_RESPONSE, R, "2h", "COM-1 · 003 §4.1 邮件咨询2小时内回复", channel=Channel.EMAIL),
-    _t(PS, Step.FIRST_RESPONSE, R, "30m", "COM-1 · 003 §4.1 紧急问题30分钟内启动处理", severity=Severity.URGENT_HIGH),
+    _t(
+        PS,
+        Step.FIRST_RESPONSE,
+        R,
+        "30m",
+        "COM-1 · 003 §4.1 紧急问题30分钟内启动处理",
+        severity=Severity.URGENT_HIGH,
+    ),
     _t(PS, Step.NEEDS_ANALYSIS, I, "24h", "PS-2 · 003 §2.1.1 24小时内完成需求深度分析"),
-    _t(PS, Step.FEASIBILITY_REVIEW, I, "24h", "PS-2 · 003 §2.1.2 步骤2 复杂需求可行性评估", owner=Role.TECH_SUPPORT),
+    _t(
+        PS,
+        Step.FEASIBILITY_REVIEW,
+        I,
+        "24h",
+        "PS-2 · 003 §2.1.2 步骤2 复杂需求可行性评估",
+        owner=Role.TECH_SUPPORT,
+    ),
     _t(PS, Step.PROPOSAL, U, "48h", "PS-3 · 003 §2.1.2 步骤3 48小时内制定方案"),
     _t(PS, Step.PROPOSAL, U, "72h", "PS-3 · 003 §2.1.2 步骤3 复杂需求72小时内", variant="complex"),
-    _t(PS, Step.FOLLOW_UP, U, "3d", "PS-4 · 003 §2.1.2 步骤4 方案反馈后3天内跟进", owner=Role.SALES_CONSULTANT),
+    _t(
+        PS,
+        Step.FOLLOW_UP,
+        U,
+        "3d",
+        "PS-4 · 003 §2.1.2 步骤4 方案反馈后3天内跟进",
+        owner=Role.SALES_CONSULTANT,
+    ),
     # Not a deadline but a cadence: how often a lead in the pool gets the product update (PS-4, 每月).
     _t(PS, Step.LEAD_POOL_TOUCH, C, "30d", "PS-4 · 003 §2.1.2 步骤4 线索池每月推送产品动态"),
     # -- OF: order follow-up (003 §2.2) -------------------------------------------------------------------------
-    _t(OF, Step.ORDER_CONFIRMATION, R, "2h", "OF-1 · 003 §2.2.1 订单确认后2小时内同步订单编号", owner=Role.ORDER_SPECIALIST),
-    _t(OF, Step.ORDER_DOUBT, I, "30m", "OF-1 · 003 §2.2.2 步骤1 如有疑问30分钟内联系销售顾问", owner=Role.ORDER_SPECIALIST),
-    _t(OF, Step.MILESTONE_NOTICE, A, "24h", "OF-2 · 003 §2.2.2 步骤2 关键节点前24小时通知客户", owner=Role.ORDER_SPECIALIST),
-    _t(OF, Step.DELAY_WARNING, A, "48h", "OF-2 · 003 §2.2.2 步骤2 可能延迟提前48小时预警", owner=Role.LOGISTICS_COORDINATOR),
-    _t(OF, Step.EXCEPTION_RESPONSE, R, "1h", "OF-3 · 003 §2.2.1 异常订单1小时内响应", owner=Role.ORDER_SPECIALIST),
-    _t(OF, Step.EXCEPTION_RESOLUTION, X, "4h", "OF-3 · 003 §2.2.1 4小时内给出处理方案", owner=Role.ORDER_SPECIALIST),
+    _t(
+        OF,
+        Step.ORDER_CONFIRMATION,
+        R,
+        "2h",
+        "OF-1 · 003 §2.2.1 订单确认后2小时内同步订单编号",
+        owner=Role.ORDER_SPECIALIST,
+    ),
+    _t(
+        OF,
+        Step.ORDER_DOUBT,
+        I,
+        "30m",
+        "OF-1 · 003 §2.2.2 步骤1 如有疑问30分钟内联系销售顾问",
+        owner=Role.ORDER_SPECIALIST,
+    ),
+    _t(
+        OF,
+        Step.MILESTONE_NOTICE,
+        A,
+        "24h",
+        "OF-2 · 003 §2.2.2 步骤2 关键节点前24小时通知客户",
+        owner=Role.ORDER_SPECIALIST,
+    ),
+    _t(
+        OF,
+        Step.DELAY_WARNING,
+        A,
+        "48h",
+        "OF-2 · 003 §2.2.2 步骤2 可能延迟提前48小时预警",
+        owner=Role.LOGISTICS_COORDINATOR,
+    ),
+    _t(
+        OF,
+        Step.EXCEPTION_RESPONSE,
+        R,
+        "1h",
+        "OF-3 · 003 §2.2.1 异常订单1小时内响应",
+        owner=Role.ORDER_SPECIALIST,
+    ),
+    _t(
+        OF,
+        Step.EXCEPTION_RESOLUTION,
+        X,
+        "4h",
+        "OF-3 · 003 §2.2.1 4小时内给出处理方案",
+        owner=Role.ORDER_SPECIALIST,
+    ),
     _t(OF, Step.DELIVERY_SATISFACTION, U, "24h", "OF-4 · 003 §2.2.2 步骤4 签收后24小时内确认满意度"),
     # -- AS: after-sales issue (003 §2.3; 000 §(三) categories) --------------------------------------------------
     _t(AS, Step.ISSUE_RESPONSE, R, "2h", "AS-1 · 003 §2.3.1 普通问题2小时响应"),
@@ -422,43 +512,205 @@ DEFAULT_RULES: list[PolicyRule] = [
     _t(AS, Step.ISSUE_RESPONSE, R, "5m", "AS-5 · 000 §(三) 故障类5分钟内响应", variant="fault"),
     _t(AS, Step.ISSUE_RESPONSE, R, "3m", "000 §(三) 投诉类3分钟内响应", variant="complaint"),
     _t(AS, Step.DISPATCH, I, "10m", "AS-2 · 003 §2.3.2 步骤2 复杂/紧急问题10分钟内派单"),
-    _t(AS, Step.TECH_CONTACT, R, "2h", "AS-2 · 003 §2.3.2 步骤2 复杂问题2小时内联系客户", owner=Role.TECH_SUPPORT),
-    _t(AS, Step.TECH_CONTACT, R, "30m", "AS-2 · 003 §2.3.2 步骤2 紧急问题30分钟内联系客户", owner=Role.TECH_SUPPORT, severity=Severity.URGENT),
-    _t(AS, Step.PROGRESS_UPDATE, U, "24h", "AS-5 · 000 §(三) 故障类复杂问题24小时内给出处理进度", owner=Role.TECH_SUPPORT),
-    _t(AS, Step.ONSITE_VISIT, I, "24h", "AS-3 · 003 §2.3.2 步骤3 24小时内安排工程师上门", owner=Role.FIELD_ENGINEER),
+    _t(
+        AS,
+        Step.TECH_CONTACT,
+        R,
+        "2h",
+        "AS-2 · 003 §2.3.2 步骤2 复杂问题2小时内联系客户",
+        owner=Role.TECH_SUPPORT,
+    ),
+    _t(
+        AS,
+        Step.TECH_CONTACT,
+        R,
+        "30m",
+        "AS-2 · 003 §2.3.2 步骤2 紧急问题30分钟内联系客户",
+        owner=Role.TECH_SUPPORT,
+        severity=Severity.URGENT,
+    ),
+    _t(
+        AS,
+        Step.PROGRESS_UPDATE,
+        U,
+        "24h",
+        "AS-5 · 000 §(三) 故障类复杂问题24小时内给出处理进度",
+        owner=Role.TECH_SUPPORT,
+    ),
+    _t(
+        AS,
+        Step.ONSITE_VISIT,
+        I,
+        "24h",
+        "AS-3 · 003 §2.3.2 步骤3 24小时内安排工程师上门",
+        owner=Role.FIELD_ENGINEER,
+    ),
     _t(AS, Step.RESOLUTION, X, "24h", "AS-3 · 003 §2.3.1 普通问题24小时内解决", owner=Role.TECH_SUPPORT),
-    _t(AS, Step.RESOLUTION, X, "72h", "AS-3 · 003 §2.3.1 复杂问题72小时内给出阶段性方案", owner=Role.TECH_SUPPORT, variant="complex"),
+    _t(
+        AS,
+        Step.RESOLUTION,
+        X,
+        "72h",
+        "AS-3 · 003 §2.3.1 复杂问题72小时内给出阶段性方案",
+        owner=Role.TECH_SUPPORT,
+        variant="complex",
+    ),
     _t(AS, Step.RESOLUTION, X, "2h", "AS-5 · 000 §(三) 咨询类2小时内给出解决方案", variant="consultation"),
-    _t(AS, Step.RESOLUTION, X, "48h", "AS-5 · 000 §(三) 故障类48小时内解决", owner=Role.TECH_SUPPORT, variant="fault"),
+    _t(
+        AS,
+        Step.RESOLUTION,
+        X,
+        "48h",
+        "AS-5 · 000 §(三) 故障类48小时内解决",
+        owner=Role.TECH_SUPPORT,
+        variant="fault",
+    ),
     _t(AS, Step.SATISFACTION_CALLBACK, U, "48h", "AS-4 · 003 §2.3.1 问题解决后48小时内完成满意度回访"),
     # -- CP: complaint (003 §2.4; 000 §(三)) ----------------------------------------------------------------------
-    _t(CP, Step.COMPLAINT_CONTACT, R, "5m", "CP-1 · 003 §2.4.2 步骤1 第一时间(5分钟内)联系客户", owner=Role.COMPLAINT_SPECIALIST),
-    _t(CP, Step.COMPLAINT_CONTACT, R, "3m", "CP-1 · 000 §(三) 投诉类3分钟内响应", owner=Role.COMPLAINT_SPECIALIST, channel=Channel.PHONE),
-    _t(CP, Step.CALMING_CONTACT, R, "1h", "CP-1 · 000 §(三) 1小时内联系客户安抚情绪; 003 §2.4.1 一般投诉1小时", owner=Role.COMPLAINT_SPECIALIST),
-    _t(CP, Step.CALMING_CONTACT, R, "30m", "CP-1 · 003 §2.4.1 严重投诉30分钟", owner=Role.COMPLAINT_SPECIALIST, severity=Severity.SERIOUS),
-    _t(CP, Step.CALMING_CONTACT, R, "30m", "COM-1 · 003 §4.1 重大投诉30分钟内启动处理", owner=Role.COMPLAINT_SPECIALIST, severity=Severity.MAJOR),
-    _t(CP, Step.INVESTIGATION, I, "24h", "CP-2 · 003 §2.4.1 一般投诉24小时内处理并反馈", owner=Role.COMPLAINT_SPECIALIST),
-    _t(CP, Step.INVESTIGATION, I, "24h", "CP-2 · 003 §2.4.2 步骤2 严重投诉主管牵头24小时内完成调查", owner=Role.SUPERVISOR, severity=Severity.SERIOUS),
-    _t(CP, Step.INVESTIGATION, I, "48h", "CP-2 · 003 §2.4.2 步骤2 重大投诉部门总监牵头48小时内完成调查", owner=Role.DIRECTOR, severity=Severity.MAJOR),
-    _t(CP, Step.REMEDY_PLAN, X, "24h", "CP-3 · 003 §2.4.2 步骤3 一般投诉24小时内制定方案; 000 §(三) 24小时内给出处理方案", owner=Role.COMPLAINT_SPECIALIST),
-    _t(CP, Step.REMEDY_PLAN, X, "48h", "CP-3 · 003 §2.4.2 步骤3 严重投诉48小时内", owner=Role.SUPERVISOR, severity=Severity.SERIOUS),
-    _t(CP, Step.REMEDY_PLAN, X, "48h", "CP-3 · 003 §2.4.2 步骤3 重大投诉48小时内", owner=Role.DIRECTOR, severity=Severity.MAJOR),
-    _t(CP, Step.RESULT_NOTICE, U, "24h", "CP-4 · 003 §2.4.2 步骤4 执行完成后24小时内通知客户结果", owner=Role.COMPLAINT_SPECIALIST),
-    _t(CP, Step.SECOND_CALLBACK, U, "3d", "CP-4 · 003 §2.4.2 步骤4 重大投诉3天内二次回访", owner=Role.COMPLAINT_SPECIALIST),
+    _t(
+        CP,
+        Step.COMPLAINT_CONTACT,
+        R,
+        "5m",
+        "CP-1 · 003 §2.4.2 步骤1 第一时间(5分钟内)联系客户",
+        owner=Role.COMPLAINT_SPECIALIST,
+    ),
+    _t(
+        CP,
+        Step.COMPLAINT_CONTACT,
+        R,
+        "3m",
+        "CP-1 · 000 §(三) 投诉类3分钟内响应",
+        owner=Role.COMPLAINT_SPECIALIST,
+        channel=Channel.PHONE,
+    ),
+    _t(
+        CP,
+        Step.CALMING_CONTACT,
+        R,
+        "1h",
+        "CP-1 · 000 §(三) 1小时内联系客户安抚情绪; 003 §2.4.1 一般投诉1小时",
+        owner=Role.COMPLAINT_SPECIALIST,
+    ),
+    _t(
+        CP,
+        Step.CALMING_CONTACT,
+        R,
+        "30m",
+        "CP-1 · 003 §2.4.1 严重投诉30分钟",
+        owner=Role.COMPLAINT_SPECIALIST,
+        severity=Severity.SERIOUS,
+    ),
+    _t(
+        CP,
+        Step.CALMING_CONTACT,
+        R,
+        "30m",
+        "COM-1 · 003 §4.1 重大投诉30分钟内启动处理",
+        owner=Role.COMPLAINT_SPECIALIST,
+        severity=Severity.MAJOR,
+    ),
+    _t(
+        CP,
+        Step.INVESTIGATION,
+        I,
+        "24h",
+        "CP-2 · 003 §2.4.1 一般投诉24小时内处理并反馈",
+        owner=Role.COMPLAINT_SPECIALIST,
+    ),
+    _t(
+        CP,
+        Step.INVESTIGATION,
+        I,
+        "24h",
+        "CP-2 · 003 §2.4.2 步骤2 严重投诉主管牵头24小时内完成调查",
+        owner=Role.SUPERVISOR,
+        severity=Severity.SERIOUS,
+    ),
+    _t(
+        CP,
+        Step.INVESTIGATION,
+        I,
+        "48h",
+        "CP-2 · 003 §2.4.2 步骤2 重大投诉部门总监牵头48小时内完成调查",
+        owner=Role.DIRECTOR,
+        severity=Severity.MAJOR,
+    ),
+    _t(
+        CP,
+        Step.REMEDY_PLAN,
+        X,
+        "24h",
+        "CP-3 · 003 §2.4.2 步骤3 一般投诉24小时内制定方案; 000 §(三) 24小时内给出处理方案",
+        owner=Role.COMPLAINT_SPECIALIST,
+    ),
+    _t(
+        CP,
+        Step.REMEDY_PLAN,
+        X,
+        "48h",
+        "CP-3 · 003 §2.4.2 步骤3 严重投诉48小时内",
+        owner=Role.SUPERVISOR,
+        severity=Severity.SERIOUS,
+    ),
+    _t(
+        CP,
+        Step.REMEDY_PLAN,
+        X,
+        "48h",
+        "CP-3 · 003 §2.4.2 步骤3 重大投诉48小时内",
+        owner=Role.DIRECTOR,
+        severity=Severity.MAJOR,
+    ),
+    _t(
+        CP,
+        Step.RESULT_NOTICE,
+        U,
+        "24h",
+        "CP-4 · 003 §2.4.2 步骤4 执行完成后24小时内通知客户结果",
+        owner=Role.COMPLAINT_SPECIALIST,
+    ),
+    _t(
+        CP,
+        Step.SECOND_CALLBACK,
+        U,
+        "3d",
+        "CP-4 · 003 §2.4.2 步骤4 重大投诉3天内二次回访",
+        owner=Role.COMPLAINT_SPECIALIST,
+    ),
     # -- VP: value-added push (003 §2.5) ------------------------------------------------------------------------
     _t(VP, Step.MONTHLY_PUSH, C, "30d", "VP-2 · 003 §2.5.2 步骤2 每月集中推送1次", owner=Role.CUSTOMER_OPS),
-    _t(VP, Step.EFFECT_WINDOW, I, "3d", "VP-3 · 003 §2.5.2 步骤3 推送后3天内跟踪响应数据", owner=Role.CUSTOMER_OPS),
+    _t(
+        VP,
+        Step.EFFECT_WINDOW,
+        I,
+        "3d",
+        "VP-3 · 003 §2.5.2 步骤3 推送后3天内跟踪响应数据",
+        owner=Role.CUSTOMER_OPS,
+    ),
     # -- any process: a cross-department hand-off's internal deadline (ESC-2) ------------------------------------
     _t(ANY, Step.HANDOFF, I, "4h", "ESC-2 · 001 §三.2 二线4小时内响应"),
-    _t(ANY, Step.HANDOFF, I, "2h", "AS-5 · 000 §(三) 仓储部需在2小时内反馈物流进度", variant=Department.WAREHOUSE),
+    _t(
+        ANY,
+        Step.HANDOFF,
+        I,
+        "2h",
+        "AS-5 · 000 §(三) 仓储部需在2小时内反馈物流进度",
+        variant=Department.WAREHOUSE,
+    ),
     # -- T-5: the tier service standard (002 §二(二)) caps the response and resolution targets -----------------
     _cap(Tier.VIP, R, "T-5 · 002 §二(二) VIP 24小时电话响应(全天候)", calendar=TWENTY_FOUR_SEVEN),
-    _cap(Tier.VIP, X, "T-5 · 002 §二(二) VIP 4小时内解决方案(非工作日2小时)", target="4h", off_hours_target="2h", calendar=TWENTY_FOUR_SEVEN),
+    _cap(
+        Tier.VIP,
+        X,
+        "T-5 · 002 §二(二) VIP 4小时内解决方案(非工作日2小时)",
+        target="4h",
+        off_hours_target="2h",
+        calendar=TWENTY_FOUR_SEVEN,
+    ),
     _cap(Tier.KEY, R, "T-5 · 002 §二(二) 重点客户8小时内电话响应", target="8h"),
     _cap(Tier.KEY, X, "T-5 · 002 §二(二) 重点客户24小时内解决方案", target="24h"),
     _cap(Tier.NORMAL, R, "T-5 · 002 §二(二) 普通客户24小时内响应", target="24h"),
     _cap(Tier.NORMAL, X, "T-5 · 002 §二(二) 普通客户48小时内解决方案", target="48h"),
     _cap(Tier.WATCH, R, "T-5 · 002 §二(二) 观察客户48小时内响应", target="48h"),
 ]
-
-DEFAULT_POLICY = PolicySet(version=version_of(DEFAULT_RULES), rules=DEFAULT_RULES)

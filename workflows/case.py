@@ -190,15 +190,15 @@ class CaseWorkflow:
         self._record_patch.update(record or {})
         self._poked = True
         # The action is consumed when the workflow completes the step; answer once it waits again.
-        await workflow.wait_condition(
-            lambda: (self._action is None and self._parked) or self.finished
-        )
+        await workflow.wait_condition(lambda: (self._action is None and self._parked) or self.finished)
         return self.view()
 
     @workflow.update
     async def assign(self, a: Assignment) -> CaseView:
         self.owner = a.owner
-        await self.steps.record("assigned", actor=a.actor, payload={"owner": a.owner}, record={"owner": a.owner})
+        await self.steps.record(
+            "assigned", actor=a.actor, payload={"owner": a.owner}, record={"owner": a.owner}
+        )
         return self.view()
 
     @assign.validator
@@ -261,7 +261,9 @@ class CaseWorkflow:
         self.check("reply_handoff")
         current = self.steps.current
         if current is None or current.open_handoff(r.department) is None:
-            raise ApplicationError(f"no hand-off to {r.department} is waiting for a reply", type=STEP_NOT_OPEN)
+            raise ApplicationError(
+                f"no hand-off to {r.department} is waiting for a reply", type=STEP_NOT_OPEN
+            )
 
     @workflow.update
     async def close(self, c: Closure) -> CaseView:
@@ -359,4 +361,3 @@ class CaseWorkflow:
         if self.escalation_level:
             parts.append(f"升级 L{self.escalation_level}")
         workflow.set_current_details(" · ".join(p for p in parts if p))
-

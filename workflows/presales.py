@@ -68,7 +68,9 @@ class PresalesWorkflow(CaseWorkflow):
         await self.steps.run(Step.FOLLOW_UP, until=lambda: self.follow_up is not None)
         assert self.follow_up is not None
         if self.follow_up.intent is ps.Intent.INTERESTED:
-            return ps.OUTCOME_TRIAL if self.follow_up.next_step is ps.NextStep.TRIAL else ps.OUTCOME_NEGOTIATION
+            return (
+                ps.OUTCOME_TRIAL if self.follow_up.next_step is ps.NextStep.TRIAL else ps.OUTCOME_NEGOTIATION
+            )
         return None
 
     async def lead_pool(self, start: ps.PresalesStart) -> None:
@@ -97,7 +99,11 @@ class PresalesWorkflow(CaseWorkflow):
         )
 
     def _closing_actor(self) -> str:
-        return self.follow_up.actor if self.follow_up else (self.feasibility.actor if self.feasibility else "system")
+        return (
+            self.follow_up.actor
+            if self.follow_up
+            else (self.feasibility.actor if self.feasibility else "system")
+        )
 
     # -- staff actions (Updates), each with its validator ------------------------------------------------------
 
@@ -142,7 +148,9 @@ class PresalesWorkflow(CaseWorkflow):
     async def record_follow_up(self, f: ps.FollowUp) -> CaseView:
         self.follow_up = f
         next_step = f.next_step.value if f.next_step else "lead_pool"
-        return await self.act("record_follow_up", f, record={"intent": f.intent.value, "next_step": next_step})
+        return await self.act(
+            "record_follow_up", f, record={"intent": f.intent.value, "next_step": next_step}
+        )
 
     @record_follow_up.validator
     def _check_follow_up(self, f: ps.FollowUp) -> None:

@@ -216,14 +216,7 @@ class Steps:
         current = self.current
         assert current is not None
         now = workflow.now()
-        rule = resolve(
-            self.case.rules,
-            process=self.case.process,
-            step=Step.HANDOFF,
-            severity=self.case.severity,
-            tier=self.case.tier,
-            variant=h.department,
-        )
+        rule = self.rule_for(Step.HANDOFF, variant=h.department)
         calendar = self.calendar(rule.calendar)
         within = h.internal_deadline or rule.target
         assert within is not None

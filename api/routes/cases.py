@@ -88,7 +88,13 @@ async def list_cases(
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
     """Cases by next deadline first; filter by process, state, SLA state, owner."""
-    filters = {"process": process, "state": state, "sla_state": sla_state, "owner": owner, "owner_role": owner_role}
+    filters = {
+        "process": process,
+        "state": state,
+        "sla_state": sla_state,
+        "owner": owner,
+        "owner_role": owner_role,
+    }
     return await services.list_cases(db=db, filters=filters, page=page, page_size=page_size)
 
 

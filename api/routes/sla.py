@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
@@ -176,9 +176,9 @@ class CalendarOut(BaseModel):
     makeup_hours: list[tuple[str, str]] | None
     public_holidays: str | None
     confirmed_years: list[int]
-    years: list[int] = Field(description="years around today with an official or confirmed schedule")
     missing_years: list[int] = Field(
-        description="years around today with neither: deadlines there ignore holidays"
+        description="of last, this and next year, those without an official or confirmed schedule "
+        "(deadlines there ignore public holidays)"
     )
     overrides: list[dict[str, Any]]
 
@@ -199,12 +199,8 @@ class DeadlineOut(BaseModel):
 
 
 async def _calendar_out(db: SessionDep, name: str) -> dict[str, Any]:
-    from datetime import UTC
-
-    now = datetime.now(UTC)
-    row = await policies._row(db, name)
-    built = await policies.calendar(db, name, now)
-    years = [y for y in range(now.year - 1, now.year + 2)]
+    row = await policies.calendar_row(db, name)
+    missing = await policies.missing_years(db, name, datetime.now(UTC))
     return {
         "name": row.name,
         "title": row.title,
@@ -213,8 +209,7 @@ async def _calendar_out(db: SessionDep, name: str) -> dict[str, Any]:
         "makeup_hours": row.makeup_hours,
         "public_holidays": row.public_holidays,
         "confirmed_years": row.confirmed_years,
-        "years": [y for y in years if y in built.years],
-        "missing_years": [y for y in years if y not in built.years],
+        "missing_years": missing,
         "overrides": [
             {"day": d.day, "kind": d.kind, "note": d.note, "created_by": d.created_by}
             for d in await policies.overrides(db, name)

@@ -174,11 +174,9 @@ def _parse_week(form: dict[str, str]) -> list[list[list[str]]]:
 @router.get("/admin/calendars", response_class=HTMLResponse)
 async def calendars_page(request: Request, db: SessionDep) -> HTMLResponse:
     now = datetime.now(UTC)
-    rows = []
-    for row in await policies.calendar_rows(db):
-        built = await policies.calendar(db, row.name, now)
-        years = list(range(now.year - 1, now.year + 2))
-        rows.append((row, [y for y in years if y not in built.years]))
+    rows = [
+        (row, await policies.missing_years(db, row.name, now)) for row in await policies.calendar_rows(db)
+    ]
     return _render(request, "admin_calendars.html", rows=rows, week_text=_week_text, weekdays=WEEKDAYS_ZH)
 
 
@@ -192,7 +190,7 @@ async def _calendar_page(
     status: int = 200,
     result: dict[str, Any] | None = None,
 ) -> HTMLResponse:
-    row = await policies._row(db, name)
+    row = await policies.calendar_row(db, name)
     now = datetime.now(UTC)
     year = int(
         (form or {}).get("year")
@@ -255,7 +253,7 @@ async def calendar_post(request: Request, name: str, what: str, db: SessionDep) 
         elif what == "deadline":
             try:
                 start = datetime.fromisoformat(form.get("start", "")).replace(
-                    tzinfo=ZoneInfo((await policies._row(db, name)).timezone)
+                    tzinfo=ZoneInfo((await policies.calendar_row(db, name)).timezone)
                 )
             except ValueError:
                 raise Invalid("start", "请填写开始时间") from None
@@ -274,4 +272,3 @@ async def calendar_post(request: Request, name: str, what: str, db: SessionDep) 
         await db.rollback()
         return await _calendar_page(request, db, name, errors=_errors(err), form=form, status=err.status)
     return RedirectResponse(f"/admin/calendars/{name}?year={form.get('year', '')}", status_code=303)
-

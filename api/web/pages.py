@@ -66,7 +66,9 @@ async def case_list(
         "cases.html",
         result=result,
         filters=filters,
-        breached_link=services.temporal_ui_link(settings, query="SlaState='breached' AND ExecutionStatus='Running'"),
+        breached_link=services.temporal_ui_link(
+            settings, query="SlaState='breached' AND ExecutionStatus='Running'"
+        ),
     )
 
 
@@ -98,7 +100,13 @@ async def new_case(
         errors.update(errors_by_field(err))
     if errors:
         return _render(
-            request, "new_case.html", 422, process=process, form=form, errors=errors, **_intake_widgets(process)
+            request,
+            "new_case.html",
+            422,
+            process=process,
+            form=form,
+            errors=errors,
+            **_intake_widgets(process),
         )
     started = await services.start_case(
         db=db,
@@ -165,13 +173,27 @@ async def case_action(
         await services.perform_action(client=client, number=number, action=action, payload=payload)
     except Invalid as err:
         return await _case_page(
-            request, db=db, client=client, settings=settings, number=number, status=422,
-            failed_action=action, errors={err.field: err.message}, form=form,
+            request,
+            db=db,
+            client=client,
+            settings=settings,
+            number=number,
+            status=422,
+            failed_action=action,
+            errors={err.field: err.message},
+            form=form,
         )
     except CareflowError as err:
         return await _case_page(
-            request, db=db, client=client, settings=settings, number=number, status=err.status,
-            failed_action=action, errors={"__all__": err.message}, form=form,
+            request,
+            db=db,
+            client=client,
+            settings=settings,
+            number=number,
+            status=err.status,
+            failed_action=action,
+            errors={"__all__": err.message},
+            form=form,
         )
     response = RedirectResponse(f"/cases/{number}", status_code=303)
     if form.get("actor"):
