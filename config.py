@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,11 +40,23 @@ class Settings(BaseSettings):
     # SMS and WeChat through an HTTP gateway (POST JSON). Unset: those messages are not sent.
     gateway_url: str | None = Field(default=None, alias="CAREFLOW_GATEWAY_URL")
     gateway_token: str | None = Field(default=None, alias="CAREFLOW_GATEWAY_TOKEN")
+    # Signs the customer links (survey answers, push tracking). Unset: a random key kept in the data dir.
+    secret_key: str | None = Field(default=None, alias="CAREFLOW_SECRET_KEY")
 
     def sqlalchemy_url(self) -> str:
         if not self.database_url:
             raise RuntimeError("DATABASE_URL is not set (careflow dev sets it for the embedded Postgres)")
         return to_psycopg_url(self.database_url)
+
+    def signing_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
 
 def to_psycopg_url(url: str) -> str:

@@ -4,25 +4,46 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.campaigns import CampaignActivities
 from activities.cases import CaseActivities
+from activities.library import LibraryActivities
 from activities.notify import NotifyActivities
+from activities.orders import OrderActivities
+from activities.surveys import SurveyActivities
 from config import Settings, get_settings
 from workflows.registry import WORKFLOWS, connect
 
 
+def activity_methods(*holders: object) -> list[Callable[..., Any]]:
+    """Every ``@activity.defn`` method of the given activity objects."""
+    return [
+        getattr(holder, name)
+        for holder in holders
+        for name in dir(type(holder))
+        if hasattr(getattr(type(holder), name), "__temporal_activity_definition")
+    ]
+
+
 def build_worker(client: Client, settings: Settings) -> Worker:
     url = settings.sqlalchemy_url()
-    cases = CaseActivities(url)
-    notify = NotifyActivities(url, settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[cases.open_case, cases.record_change, notify.notify],
+        activities=activity_methods(
+            CaseActivities(url),
+            NotifyActivities(url, settings),
+            SurveyActivities(url, settings),
+            LibraryActivities(url, settings),
+            OrderActivities(url, settings),
+            CampaignActivities(url, settings),
+        ),
         max_concurrent_activities=200,
     )
 
@@ -30,7 +51,9 @@ def build_worker(client: Client, settings: Settings) -> Worker:
 async def run_worker(settings: Settings) -> None:
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     worker = build_worker(client, settings)
-    logging.getLogger("careflow").info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
+    logging.getLogger("careflow").info(
+        "worker polling %s on %s", settings.task_queue, settings.temporal_address
+    )
     await worker.run()
 
 

@@ -14,8 +14,9 @@ from activities.calendars import calendars_for
 from activities.changes import CaseChange, OpenCaseRequest
 from activities.policy import policy_in_force
 from db.engine import transaction
-from db.models import RECORDS, Base, Case, CaseEvent, CaseStep, Customer
-from domain.models import OpenedCase, Tier
+from db.models import Base, Case, CaseEvent, CaseStep, Customer
+from db.records import RECORDS
+from domain.models import OpenedCase, Process, Tier
 from domain.sla import BUSINESS
 
 
@@ -43,15 +44,16 @@ class CaseActivities:
             rules = policy.for_process(ref.process)
             names = {r.calendar for r in rules if r.calendar} | {BUSINESS}
             calendars = await calendars_for(db, names, req.opened_at)
-            customer = await self._customer(db, req)
+            # A value-added push campaign reaches many customers and belongs to none.
+            customer = None if ref.process == Process.VALUE_PUSH else await self._customer(db, req)
             await db.execute(
                 pg_insert(Case)
                 .values(
                     number=ref.number,
                     process=ref.process,
-                    customer_id=customer.id,
+                    customer_id=customer.id if customer else None,
                     subject=req.subject[:300],
-                    tier_at_open=customer.tier,
+                    tier_at_open=customer.tier if customer else Tier.NORMAL,
                     policy_version=policy.version,
                     external_ref=ref.external_ref,
                     opened_at=req.opened_at,
@@ -60,7 +62,10 @@ class CaseActivities:
             )
             if req.record:
                 record = RECORDS[ref.process]
-                values = _columns(record, {**req.record, "case_number": ref.number, "customer_id": customer.id})
+                values = {**req.record, "case_number": ref.number}
+                if customer is not None:
+                    values["customer_id"] = customer.id
+                values = _columns(record, values)
                 await db.execute(pg_insert(record).values(**values).on_conflict_do_nothing())
             await self._event(
                 db,
@@ -75,9 +80,9 @@ class CaseActivities:
             )
         return OpenedCase(
             number=ref.number,
-            customer_id=customer.id,
-            customer_name=customer.name,
-            tier=Tier(customer.tier),
+            customer_id=customer.id if customer else None,
+            customer_name=customer.name if customer else "",
+            tier=Tier(customer.tier) if customer else Tier.NORMAL,
             policy_version=policy.version,
             rules=[r.model_dump(mode="json") for r in rules],
             calendars={name: cal.model_dump(mode="json") for name, cal in calendars.items()},

@@ -121,4 +121,5 @@ def senders(settings: Settings) -> dict[str, Sender]:
         "email": EmailSender(settings),
         "sms": GatewaySender(settings, "sms"),
         "wechat": GatewaySender(settings, "wechat"),
+        "app": GatewaySender(settings, "app"),
     }

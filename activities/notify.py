@@ -141,19 +141,26 @@ class NotifyActivities:
         if customer is None:
             channel = (notice.channels or ["email"])[0]
             return [Target(channel, None, None, "", unavailable="no customer on file for this notice")]
-        channels = notice.channels or ["email" if facts.customer_email else "sms"]
         addresses = {
             "email": facts.customer_email,
             "sms": facts.customer_phone,
             "wechat": facts.customer_phone,
+            "app": facts.customer_phone,
         }
+        preferred = customer.get("preferred_channel")
+        if notice.channels:
+            channels = notice.channels
+        elif preferred and addresses.get(preferred):
+            channels = [preferred]  # VP-2, PS-3: the customer's preferred channel
+        else:
+            channels = ["email" if facts.customer_email else "sms"]
         return [
             self._target(
                 channel,
                 f"customer:{customer['id']}",
                 None,
                 customer["name"],
-                DEFAULT_LOCALE,
+                customer.get("locale") or DEFAULT_LOCALE,
                 addresses.get(channel),
             )
             for channel in channels
@@ -318,6 +325,9 @@ def _customer_facts(customer: Customer) -> dict[str, Any]:
         "email": customer.email,
         "tier": customer.tier,
         "tier_label": label(customer.tier),
+        "preferred_channel": customer.preferred_channel,
+        "locale": customer.locale,
+        "tags": list(customer.tags or []),
     }
 
 

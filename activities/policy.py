@@ -86,7 +86,9 @@ async def load_policy(db: AsyncSession, version: int) -> PolicySet:
     """A published version's rules (cached: versions never change)."""
     key = (str(db.bind.url) if db.bind else "", version)
     if key not in _CACHE:
-        rows = (await db.execute(select(SlaRule).where(SlaRule.version == version).order_by(SlaRule.id))).scalars()
+        rows = (
+            await db.execute(select(SlaRule).where(SlaRule.version == version).order_by(SlaRule.id))
+        ).scalars()
         _CACHE[key] = PolicySet(version=str(version), rules=[rule_of(r) for r in rows])
     return _CACHE[key]
 
@@ -137,7 +139,9 @@ def parse_rules(raw: list[dict[str, Any]]) -> list[PolicyRule]:
         except ValidationError as err:
             for e in err.errors():
                 where = ".".join(str(p) for p in e["loc"])
-                problems.append(f"rules[{i}]{'.' + where if where else ''}: {e['msg'].removeprefix('Value error, ')}")
+                problems.append(
+                    f"rules[{i}]{'.' + where if where else ''}: {e['msg'].removeprefix('Value error, ')}"
+                )
     if problems:
         raise PolicyRejected(problems)
     return rules

@@ -13,9 +13,13 @@ from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
 from api.errors import CareflowError
-from api.routes import cases, health, messages, sla
+from api.routes import cases, health, library, messages, orders, pushes, reports, sla, surveys
 from api.web import admin, pages
+from api.web import library as library_pages
 from api.web import messages as message_pages
+from api.web import pushes as push_pages
+from api.web import reports as report_pages
+from api.web import surveys as survey_pages
 from config import Settings, get_settings
 from workflows.registry import connect
 
@@ -71,8 +75,17 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(cases.router)
     app.include_router(messages.router)
     app.include_router(sla.router)
+    app.include_router(orders.router)
+    app.include_router(pushes.router)
+    app.include_router(surveys.router)
+    app.include_router(library.router)
+    app.include_router(reports.router)
     app.include_router(pages.router)
     app.include_router(message_pages.router)
     app.include_router(admin.router)
+    app.include_router(push_pages.router)
+    app.include_router(survey_pages.router)
+    app.include_router(library_pages.router)
+    app.include_router(report_pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     return app

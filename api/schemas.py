@@ -65,7 +65,7 @@ class EventOut(BaseModel):
 class CaseSummary(BaseModel):
     number: str
     process: str
-    customer_id: int
+    customer_id: int | None
     subject: str
     severity: str
     tier_at_open: str

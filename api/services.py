@@ -22,7 +22,8 @@ from api.errors import Conflict, Invalid, NotFound
 from api.schemas import CaseDetail, CasePage, CaseSummary, EventOut, StartedCase, StepRowOut
 from api.web.forms import message
 from config import Settings
-from db.models import RECORDS, Case, CaseEvent, CaseKey, CaseStep, Customer, case_number_seq
+from db.models import Case, CaseEvent, CaseKey, CaseStep, Customer, case_number_seq
+from db.records import RECORDS
 from domain.i18n import label
 from domain.models import CASE_PREFIX, CaseRef, CaseView, Process
 from workflows.case import INVALID, STEP_NOT_OPEN

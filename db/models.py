@@ -46,6 +46,13 @@ class Customer(Base):
     industry: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str | None] = mapped_column(String(100))
     tier: Mapped[str] = mapped_column(String(10), default="normal")
+    # C-4 tags (e.g. "high_activity", "upgrade_need", "after_sales_care"): the value-added push audience (VP-1).
+    tags: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # How the customer wants to hear from us (VP-2, PS-3): email | sms | wechat | app; None: email, else SMS.
+    preferred_channel: Mapped[str | None] = mapped_column(String(20))
+    locale: Mapped[str] = mapped_column(String(10), default="zh-CN", server_default="zh-CN")
+    birthday: Mapped[date | None] = mapped_column(Date)
+    contract_end: Mapped[date | None] = mapped_column(Date)
     # The case whose intake created this customer: makes that creation idempotent across activity retries.
     created_by_case: Mapped[str | None] = mapped_column(String(40), unique=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
@@ -66,7 +73,8 @@ class Case(Base):
     __tablename__ = "cases"
     number: Mapped[str] = mapped_column(String(40), primary_key=True)
     process: Mapped[str] = mapped_column(String(20), index=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    # None for a value-added push campaign, which reaches many customers.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     subject: Mapped[str] = mapped_column(String(300), default="")
     severity: Mapped[str] = mapped_column(String(20), default="ungraded")
     tier_at_open: Mapped[str] = mapped_column(String(10))
@@ -199,7 +207,9 @@ class SlaRule(Base):
 
     __tablename__ = "sla_rules"
     __table_args__ = (
-        UniqueConstraint("version", "kind", "process", "step", "metric", "severity", "tier", "channel", "variant"),
+        UniqueConstraint(
+            "version", "kind", "process", "step", "metric", "severity", "tier", "channel", "variant"
+        ),
     )
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     version: Mapped[int] = mapped_column(ForeignKey("sla_policy_versions.version"), index=True)
@@ -261,7 +271,3 @@ class MessageTemplate(Base):
     body: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
     updated_by: Mapped[str] = mapped_column(String(100), default="seed")
-
-
-# Each process keeps the columns of its seed chapter-3 table (SPEC §7) in its own record table.
-RECORDS: dict[str, type[Base]] = {"presales": PresalesRecord}

@@ -17,8 +17,14 @@ from playwright.async_api import async_playwright
 OUT = Path(__file__).parent / "screenshots"
 APP = os.environ.get("CAREFLOW_URL", "http://127.0.0.1:8000")
 UI = os.environ.get("TEMPORAL_UI_URL", "http://localhost:8233")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 async def main() -> None:

@@ -180,6 +180,18 @@ LABELS: dict[str, dict[str, str]] = {
         "app": "App",
         "priority": "优先级",
         "proposal_date": "方案日期",
+        # satisfaction (SAT-1), every process
+        "survey_sent": "发送满意度调查",
+        "survey_answered": "客户填写满意度",
+        "record_satisfaction": "记录满意度回访",
+        "satisfaction": "满意度",
+        "score": "评分",
+        "comment": "意见",
+        # -- order follow-up --
+        # -- after-sales --
+        # -- complaint --
+        # -- value-added push --
+        # -- surveys and case library --
     },
 }
 

@@ -187,7 +187,7 @@ class OpenedCase(Model):
     """What the open_case activity returns: facts the workflow needs and keeps for its whole life."""
 
     number: str
-    customer_id: int
+    customer_id: int | None  # None for a value-added push campaign
     customer_name: str
     tier: Tier
     policy_version: str

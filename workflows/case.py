@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
 
     from activities.cases import CaseActivities
     from activities.changes import OpenCaseRequest
+    from activities.surveys import SurveyActivities
     from domain.actions import (
         ActionSpec,
         Assignment,
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         Tier,
     )
     from domain.sla import ANY, PolicyRule
+    from domain.surveys import CallbackAnswer, IssuedSurvey, SatisfactionCallback, SurveyAnswered
     from workflows import search_attributes as sa
     from workflows.steps import ACTIVITY_TIMEOUT, Steps
 
@@ -78,6 +80,9 @@ class CaseWorkflow:
         self.closing = False
         self.finished = False
         self.record_view: dict[str, Any] = {}
+        # SAT-1: the survey sent at the closing satisfaction step, and its answer once given.
+        self.survey: IssuedSurvey | None = None
+        self.satisfaction: SurveyAnswered | None = None
         self.steps = Steps(self)
         self._parked = False
         self._poked = False
@@ -174,7 +179,9 @@ class CaseWorkflow:
 
     def check(self, name: str) -> None:
         """Validator body: rejects an action that is not open now, before anything enters the history."""
-        spec = next(s for s in self.ACTIONS if s.name == name)
+        spec = next((s for s in self.ACTIONS if s.name == name), None)
+        if spec is None:
+            raise ApplicationError(f"{self.process} has no action {name!r}", type=STEP_NOT_OPEN)
         current = self.steps.current
         try:
             check_open(spec, state=self.state, step=current.step if current else None)
@@ -265,6 +272,40 @@ class CaseWorkflow:
                 f"no hand-off to {r.department} is waiting for a reply", type=STEP_NOT_OPEN
             )
 
+    # -- satisfaction (SAT-1): the customer's link answer (a signal from the API) or a staff callback -----------
+
+    @workflow.signal
+    def survey_answered(self, a: SurveyAnswered) -> None:
+        """The API stored the customer's answer; an answer to an older survey of this case changes nothing."""
+        if self.survey is None or a.survey_id != self.survey.id or self.satisfaction is not None:
+            return
+        self.satisfaction = a
+        if self._action is None:
+            self._action = TakenAction(
+                "survey_answered", "customer", {"score": a.score, "comment": a.comment or ""}
+            )
+        self._poked = True
+
+    @workflow.update
+    async def record_satisfaction(self, c: SatisfactionCallback) -> CaseView:
+        assert self.survey is not None
+        answer = await workflow.execute_activity_method(
+            SurveyActivities.record_callback,
+            CallbackAnswer(
+                survey_id=self.survey.id, score=c.score, comment=c.comment, actor=c.actor, at=workflow.now()
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+        # The link may have been answered while the callback was being recorded: the first answer counts.
+        self.satisfaction = SurveyAnswered(survey_id=answer.survey_id, score=answer.score, comment=c.comment)
+        return await self.act("record_satisfaction", c)
+
+    @record_satisfaction.validator
+    def _check_satisfaction(self, c: SatisfactionCallback) -> None:
+        self.check("record_satisfaction")
+        if self.survey is None or self.satisfaction is not None:
+            raise ApplicationError("the satisfaction survey has been answered already", type=STEP_NOT_OPEN)
+
     @workflow.update
     async def close(self, c: Closure) -> CaseView:
         self._action = TakenAction("close", c.actor, {"reason": c.reason})
@@ -347,7 +388,7 @@ class CaseWorkflow:
                 sa.SLA_STATE.value_set(self.sla_state()),
                 sa.NEXT_DEADLINE.value_set(due) if due else sa.NEXT_DEADLINE.value_unset(),
                 sa.ESCALATION_LEVEL.value_set(self.escalation_level),
-                sa.CUSTOMER_ID.value_set(str(self.opened.customer_id) if self.opened else ""),
+                sa.CUSTOMER_ID.value_set(str(self.opened.customer_id or "") if self.opened else ""),
             ]
         )
         parts = [label(self.process), label(self.severity), label(self.tier)]

@@ -8,10 +8,14 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from domain import presales
+from domain import aftersales, complaint, order_followup, presales, value_push
 from domain.actions import ActionSpec
 from domain.models import Process
+from workflows.aftersales import AftersalesWorkflow
+from workflows.complaint import ComplaintWorkflow
+from workflows.order_followup import OrderFollowupWorkflow
 from workflows.presales import PresalesWorkflow
+from workflows.value_push import ValuePushWorkflow
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,34 @@ class ProcessDef:
 PROCESSES: dict[Process, ProcessDef] = {
     Process.PRESALES: ProcessDef(
         Process.PRESALES, PresalesWorkflow, presales.PresalesStart, presales.PresalesIntake, presales.ACTIONS
+    ),
+    Process.ORDER_FOLLOWUP: ProcessDef(
+        Process.ORDER_FOLLOWUP,
+        OrderFollowupWorkflow,
+        order_followup.OrderFollowupStart,
+        order_followup.OrderFollowupIntake,
+        order_followup.ACTIONS,
+    ),
+    Process.AFTERSALES: ProcessDef(
+        Process.AFTERSALES,
+        AftersalesWorkflow,
+        aftersales.AftersalesStart,
+        aftersales.AftersalesIntake,
+        aftersales.ACTIONS,
+    ),
+    Process.COMPLAINT: ProcessDef(
+        Process.COMPLAINT,
+        ComplaintWorkflow,
+        complaint.ComplaintStart,
+        complaint.ComplaintIntake,
+        complaint.ACTIONS,
+    ),
+    Process.VALUE_PUSH: ProcessDef(
+        Process.VALUE_PUSH,
+        ValuePushWorkflow,
+        value_push.ValuePushStart,
+        value_push.ValuePushIntake,
+        value_push.ACTIONS,
     ),
 }
 

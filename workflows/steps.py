@@ -25,11 +25,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.cases import CaseActivities
     from activities.changes import CaseChange, Notice, StepRow
     from activities.notify import NotifyActivities
+    from activities.surveys import SurveyActivities
     from domain.actions import HandOff
     from domain.calendar import TWENTY_FOUR_SEVEN, BusinessCalendar
     from domain.clock import ClockEvent, StepClock
     from domain.models import HandOffView, Role, Step
     from domain.sla import ANY, BUSINESS, PolicyRule, resolve
+    from domain.surveys import IssuedSurvey, IssueSurvey, SurveyAnswered
 
 if TYPE_CHECKING:
     from workflows.case import CaseWorkflow
@@ -84,7 +86,18 @@ class Steps:
             variant=variant,
         )
 
-    async def run(self, step: Step, *, until: Callable[[], bool], variant: str = ANY) -> None:
+    async def run(
+        self,
+        step: Step,
+        *,
+        until: Callable[[], bool],
+        variant: str = ANY,
+        since: datetime | None = None,
+        before: datetime | None = None,
+    ) -> None:
+        """Opens ``step`` and waits for ``until``. The deadline counts from now, or from ``since`` (an earlier
+        instant the target is measured from, e.g. when an order exception was reported), or — for an
+        ``advance`` rule — lies the rule's target ahead of ``before`` (warn 48 h before the milestone)."""
         case = self.case
         rule = self.rule_for(step, variant)
         self._seq[step] += 1
@@ -94,8 +107,13 @@ class Steps:
         if rule.off_hours_target is not None and not self.calendar(BUSINESS).is_working_day_at(now):
             # T-5: "4小时内解决方案(非工作日2小时)" — on a non-working day the shorter target runs round the clock.
             target, calendar = rule.off_hours_target, TWENTY_FOUR_SEVEN
+        start = min(since, now) if since is not None else now
+        if before is not None:
+            # Whatever working time is left until (before - target); none left: the step opens breached.
+            latest = before - target
+            start, target = now, calendar.between(now, latest) if latest > now else timedelta(0)
         clock = StepClock(
-            opened_at=now,
+            opened_at=start,
             target=target,
             warn_fraction=rule.warn_at,
             chain_after=[level.after for level in rule.chain],
@@ -120,7 +138,7 @@ class Steps:
                 seq=current.seq,
                 owner_role=current.owner_role,
                 owner=case.owner,
-                opened_at=now,
+                opened_at=start,
                 due_at=due,
                 target_seconds=int(target.total_seconds()),
             ),
@@ -199,6 +217,45 @@ class Steps:
             },
             record=case.take_record(),
         )
+
+    # -- satisfaction (SAT-1) ------------------------------------------------------------------------------
+
+    async def send_survey(self, step: Step | None = None) -> IssuedSurvey | None:
+        """Sends the customer a signed 1–5 survey link; None for a case without a customer (a campaign)."""
+        case = self.case
+        if case.opened is None or case.opened.customer_id is None:
+            return None
+        issued = await workflow.execute_activity_method(
+            SurveyActivities.issue_survey,
+            IssueSurvey(
+                key=f"{case.number}:survey:{step or 'close'}:{self._seq[step] if step else 0}",
+                customer_id=case.opened.customer_id,
+                number=case.number,
+                process=case.process,
+                step=step,
+                issued_at=workflow.now(),
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+        case.survey, case.satisfaction = issued, None
+        await self.notify(
+            "survey",
+            audience="customer",
+            context={"survey_url": issued.url, "expires_at": issued.expires_at.isoformat()},
+        )
+        await self.record(
+            "survey_sent", payload={"survey_id": issued.id, "expires_at": issued.expires_at.isoformat()}
+        )
+        return issued
+
+    async def satisfaction(self, step: Step, *, variant: str = ANY) -> SurveyAnswered:
+        """The closing satisfaction step: a survey link goes out and ``step`` runs until the customer answers
+        it, or staff record the answer of a phone callback (the ``record_satisfaction`` action)."""
+        case = self.case
+        await self.send_survey(step)
+        await self.run(step, until=lambda: case.satisfaction is not None, variant=variant)
+        assert case.satisfaction is not None
+        return case.satisfaction
 
     # -- the clock, driven by the pause_clock / resume_clock actions --------------------------------------
 

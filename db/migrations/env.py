@@ -3,7 +3,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from db.models import Base
+from db.records import Base
 
 config = context.config
 

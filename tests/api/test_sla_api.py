@@ -126,7 +126,9 @@ async def test_sla2_admin_overrides_fill_a_year_the_package_does_not_know(http, 
     assert due["due_at"] == "2027-02-12T01:20:00Z" and due["missing_years"] == []
     late = {"start": "2027-02-12T17:50:00+08:00", "duration": "30m"}
     # From Friday evening, the make-up Sunday 2/14 comes before Monday.
-    assert (await http.get(f"/api/v1/calendars/{name}/deadline", params=late)).json()["due_at"] == "2027-02-14T01:20:00Z"
+    assert (await http.get(f"/api/v1/calendars/{name}/deadline", params=late)).json()[
+        "due_at"
+    ] == "2027-02-14T01:20:00Z"
     bad = await http.post(f"/api/v1/calendars/{name}/days", json={"day": "2027-03-01", "kind": "maybe"})
     assert bad.status_code == 422
     bad = await http.put(f"/api/v1/calendars/{name}", json={"title": "x", "week": [[["18:00", "09:00"]]] * 7})

@@ -36,10 +36,13 @@ async def test_record_histories(env, client, settings, worker):
     )
     # A hand-off to the tech department that replies late (ESC-2), inside the feasibility review.
     await h.execute_update(
-        PresalesWorkflow.hand_off, HandOff(actor="a", department="tech", internal_deadline="1h", note="评估接口")
+        PresalesWorkflow.hand_off,
+        HandOff(actor="a", department="tech", internal_deadline="1h", note="评估接口"),
     )
     await env.sleep(timedelta(hours=2))
-    await h.execute_update(PresalesWorkflow.reply_handoff, HandOffReply(actor="t", department="tech", reply="可行"))
+    await h.execute_update(
+        PresalesWorkflow.reply_handoff, HandOffReply(actor="t", department="tech", reply="可行")
+    )
     await h.execute_update(
         PresalesWorkflow.review_feasibility, ps.FeasibilityReview(actor="t", feasible=True, report="ok")
     )

@@ -145,8 +145,13 @@ async def test_sla1_published_version_applies_to_new_cases_and_running_case_keep
 ):
     version = await publish(
         settings,
-        {"process": "presales", "step": "first_response", "channel": "online_chat", "target": "20s",
-         "chain": [{"role": "supervisor", "after": "0s"}]},
+        {
+            "process": "presales",
+            "step": "first_response",
+            "channel": "online_chat",
+            "target": "20s",
+            "chain": [{"role": "supervisor", "after": "0s"}],
+        },
         note="demo: seconds",
     )
     handle = await start_presales(client, settings)
@@ -157,7 +162,9 @@ async def test_sla1_published_version_applies_to_new_cases_and_running_case_keep
     await publish(settings, {"process": "presales", "step": "needs_analysis", "target": "7s"}, note="faster")
     await env.sleep(timedelta(seconds=21))
     assert (await view_of(handle)).sla_state == "breached"
-    view = await handle.execute_update(PresalesWorkflow.respond, ps.FirstResponse(actor="a", note="迟到的回复"))
+    view = await handle.execute_update(
+        PresalesWorkflow.respond, ps.FirstResponse(actor="a", note="迟到的回复")
+    )
     assert view.open_step.step == "needs_analysis"
     assert view.open_step.due_at - view.open_step.opened_at == timedelta(hours=24)
     versions = rows(settings, "SELECT policy_version FROM cases WHERE number=%s", handle.id)

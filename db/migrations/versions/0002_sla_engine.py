@@ -108,7 +108,9 @@ def upgrade() -> None:
             ["sla_policy_versions.version"],
         ),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("version", "kind", "process", "step", "metric", "severity", "tier", "channel", "variant"),
+        sa.UniqueConstraint(
+            "version", "kind", "process", "step", "metric", "severity", "tier", "channel", "variant"
+        ),
     )
     op.create_index(op.f("ix_sla_rules_version"), "sla_rules", ["version"], unique=False)
     op.add_column(

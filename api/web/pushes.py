@@ -1,0 +1,5 @@
+"""(skeleton; being written)"""
+
+from fastapi import APIRouter
+
+router = APIRouter()

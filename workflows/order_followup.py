@@ -1,0 +1,19 @@
+"""(skeleton: the order_followup workflow; being written)"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from domain import order_followup as d
+    from workflows.case import CaseWorkflow
+
+
+@workflow.defn
+class OrderFollowupWorkflow(CaseWorkflow):
+    ACTIONS = d.ACTIONS
+
+    @workflow.run
+    async def run(self, start: d.OrderFollowupStart) -> str:
+        await self.open_case(start.case, subject=start.intake.contact, record={})
+        return await self.finish("skeleton")
