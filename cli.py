@@ -1,4 +1,4 @@
-"""Careflow command line: `careflow dev | api | worker | migrate | sla | mail-sink | seed-demo` (via pyproject)."""
+"""Careflow command line: `careflow dev | api | worker | migrate | sla | mail-sink | schedules | seed-demo` (via pyproject)."""
 
 from __future__ import annotations
 
@@ -153,6 +153,22 @@ def mail_sink() -> None:
         asyncio.run(serve_mail_sink("127.0.0.1", settings.mail_sink_port, maildir))
 
 
+@app.command()
+def schedules() -> None:
+    """Create or update the Temporal Schedules (monthly pushes, birthday/renewal pushes, NPS/CSAT rounds)."""
+    from workflows.registry import RECURRING, connect
+    from workflows.schedules import ensure_schedules
+
+    settings = get_settings()
+
+    async def run() -> list[str]:
+        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        return await ensure_schedules(client, settings, RECURRING)
+
+    for schedule_id in asyncio.run(run()):
+        typer.echo(f"schedule {schedule_id}: up to date")
+
+
 @app.command("seed-demo")
 def seed_demo() -> None:
     """Load demo customers and cases unless demo data already exists."""
@@ -203,6 +219,12 @@ def dev() -> None:
         children["worker"] = _spawn(_cli_command("worker"), env)
         children["api"] = _spawn(_cli_command("api"), env)
         _wait_until(lambda: _port_open(settings.api_host, settings.api_port), 60, "the API", children)
+
+        if _run_cli("schedules", env) != 0:
+            typer.echo(
+                "WARNING: creating the Temporal Schedules failed; recurring pushes and surveys are off.",
+                err=True,
+            )
 
         # seed-demo is idempotent, so running it on every start is what makes "seed on first run" work;
         # a failure here is worth a warning, not worth tearing the stack down.

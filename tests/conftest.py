@@ -119,7 +119,11 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(DATABASE_URL=database_url, CAREFLOW_TASK_QUEUE=f"q-{uuid.uuid4().hex[:8]}")
+    return Settings(
+        DATABASE_URL=database_url,
+        CAREFLOW_TASK_QUEUE=f"q-{uuid.uuid4().hex[:8]}",
+        CAREFLOW_SECRET_KEY="tests-only-secret",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from domain import aftersales, complaint, order_followup, presales, value_push
 from domain.actions import ActionSpec
 from domain.models import Process
+from workflows import survey_rounds
+from workflows import value_push as push_workflows
 from workflows.aftersales import AftersalesWorkflow
 from workflows.complaint import ComplaintWorkflow
 from workflows.order_followup import OrderFollowupWorkflow
 from workflows.presales import PresalesWorkflow
+from workflows.schedules import Recurring
 from workflows.value_push import ValuePushWorkflow
 
 
@@ -64,7 +67,14 @@ PROCESSES: dict[Process, ProcessDef] = {
     ),
 }
 
-WORKFLOWS = [d.workflow for d in PROCESSES.values()]
+WORKFLOWS = [
+    *(d.workflow for d in PROCESSES.values()),
+    *push_workflows.WORKFLOWS,
+    *survey_rounds.WORKFLOWS,
+]
+
+# Every Temporal Schedule Careflow keeps (``careflow schedules``).
+RECURRING: list[Recurring] = [*push_workflows.RECURRING, *survey_rounds.RECURRING]
 
 
 async def connect(address: str, namespace: str) -> Client:

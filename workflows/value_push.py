@@ -17,3 +17,8 @@ class ValuePushWorkflow(CaseWorkflow):
     async def run(self, start: d.ValuePushStart) -> str:
         await self.open_case(start.case, subject=start.intake.contact, record={})
         return await self.finish("skeleton")
+
+
+# Workflows besides the campaign itself (e.g. the monthly planner) and their schedules.
+WORKFLOWS: list[type] = []
+RECURRING: list = []
