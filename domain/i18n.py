@@ -39,6 +39,7 @@ LABELS: dict[str, dict[str, str]] = {
         "second_callback": "重大投诉二次回访",
         "monthly_push": "每月集中推送",
         "effect_window": "推送效果跟踪",
+        "effect_analysis": "推送效果分析",
         "handoff": "跨部门协作",
         # SLA metrics and policy words
         "response": "首次响应",

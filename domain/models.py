@@ -61,6 +61,7 @@ class Step(StrEnum):
     # Value-added push (003 §2.5)
     MONTHLY_PUSH = "monthly_push"
     EFFECT_WINDOW = "effect_window"
+    EFFECT_ANALYSIS = "effect_analysis"
     # Any process: a cross-department hand-off's internal deadline (ESC-2, 000 §(三))
     HANDOFF = "handoff"
 

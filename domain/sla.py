@@ -357,7 +357,7 @@ PROCESS_STEPS: dict[str, list[str]] = {
         Step.RESULT_NOTICE,
         Step.SECOND_CALLBACK,
     ],
-    Process.VALUE_PUSH: [Step.MONTHLY_PUSH, Step.EFFECT_WINDOW],
+    Process.VALUE_PUSH: [Step.MONTHLY_PUSH, Step.EFFECT_WINDOW, Step.EFFECT_ANALYSIS],
     ANY: [Step.HANDOFF],
 }
 
@@ -686,6 +686,14 @@ DEFAULT_RULES: list[PolicyRule] = [
         I,
         "3d",
         "VP-3 · 003 §2.5.2 步骤3 推送后3天内跟踪响应数据",
+        owner=Role.CUSTOMER_OPS,
+    ),
+    _t(
+        VP,
+        Step.EFFECT_ANALYSIS,
+        U,
+        "7d",
+        "VP-3 · 003 §2.5.2 步骤3 每月分析推送效果(7天为 Careflow 默认)",
         owner=Role.CUSTOMER_OPS,
     ),
     # -- any process: a cross-department hand-off's internal deadline (ESC-2) ------------------------------------

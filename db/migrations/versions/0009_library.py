@@ -1,7 +1,7 @@
-"""surveys_library: changes to its tables after 0003 (squashed into 0003 before release)
+"""library: changes to its tables after 0003 (squashed into 0003 before release)
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import sqlalchemy as sa  # noqa: F401
 from alembic import op  # noqa: F401
 from sqlalchemy.dialects import postgresql  # noqa: F401
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
