@@ -115,6 +115,9 @@ ACTIONS: list[ActionSpec] = [
     *COMMON_ACTIONS,
 ]
 
+# Workflow versions (docs/workflows.md): cases started before a change replay without it.
+PATCH_CLOSING_SURVEY = "sat-1-closing-survey"
+
 # Outcomes a pre-sales case ends with.
 OUTCOME_TRIAL = "trial_booked"
 OUTCOME_NEGOTIATION = "negotiation_booked"

@@ -43,6 +43,9 @@ class PresalesWorkflow(CaseWorkflow):
             while True:
                 outcome = await self.qualify_and_propose()
                 if outcome is not None:
+                    if workflow.patched(ps.PATCH_CLOSING_SURVEY):
+                        # SAT-1: every process ends with a survey; a pre-sales case does not wait for it.
+                        await self.steps.send_survey()
                     return await self.finish(outcome, actor=self._closing_actor())
                 await self.lead_pool(start)
         except CaseClosing:

@@ -67,7 +67,7 @@ async def test_ps1_unanswered_inquiry_breaches_and_escalates(
     assert inbox[-1]["recipient_role"] == "director"
 
 
-async def test_ps2_to_ps4_complex_need_runs_to_a_booked_trial(env, client, settings, worker):
+async def test_ps2_to_ps4_complex_need_runs_to_a_booked_trial_and_sat1_survey_goes_out(env, client, settings, worker):
     handle = await start_presales(client, settings)
     await wait_for_step(handle, "first_response")
     await handle.execute_update(PresalesWorkflow.respond, ps.FirstResponse(actor="小李", note="您好，已收到"))
@@ -96,6 +96,15 @@ async def test_ps2_to_ps4_complex_need_runs_to_a_booked_trial(env, client, setti
     assert record["next_step"] == "trial" and record["proposal_date"] is not None
     case = rows(settings, "SELECT * FROM cases WHERE number=%s", handle.id)[0]
     assert case["state"] == "closed" and case["outcome"] == "trial_booked"
+    # SAT-1: the customer gets a 1–5 survey link; the case closes without waiting for the answer.
+    survey = rows(settings, "SELECT * FROM surveys WHERE case_number=%s", handle.id)
+    assert [(s["kind"], s["answered_at"]) for s in survey] == [("csat", None)]
+    sent = rows(
+        settings,
+        "SELECT recipient, body FROM notifications WHERE case_number=%s AND purpose='survey'",
+        handle.id,
+    )
+    assert sent and sent[0]["recipient"].startswith("customer:") and "/s/" in sent[0]["body"]
 
 
 async def test_bad_update_is_rejected_and_leaves_no_trace(env, client, settings, worker):
