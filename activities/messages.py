@@ -55,6 +55,15 @@ SAMPLE_CONTEXT: dict[str, dict[str, Any]] = {
     "care": {"occasion": "合作一周年"},
     "reminder": {"topic": "合同续约", "when": "2026-12-25"},
     "apology": {"reason": "物流延误", "remedy": "免费升级为次日达并补偿 50 元优惠券"},
+    **{
+        purpose: {
+            "survey_url": "https://careflow.example.com/s/123.1796083200.sample",
+            "expires_at": "2026-12-01T01:00:00+00:00",
+            "round": "nps-2026Q4",
+            "customer_id": 1,
+        }
+        for purpose in ("survey", "nps", "csat_round")
+    },
 }
 
 

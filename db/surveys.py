@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Identity, Integer, String, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models import Base
+
+# The scales of domain.surveys.SCALE, also kept by the database (migration 0008).
+SCORE_IN_SCALE = (
+    "score IS NULL OR (kind = 'csat' AND score BETWEEN 1 AND 5) OR (kind = 'nps' AND score BETWEEN 0 AND 10)"
+)
 
 
 class Survey(Base):
@@ -18,6 +23,7 @@ class Survey(Base):
     """
 
     __tablename__ = "surveys"
+    __table_args__ = (CheckConstraint(SCORE_IN_SCALE, name="ck_surveys_score_in_scale"),)
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     # Attempt-independent key: a retried activity issues the survey once.
     key: Mapped[str] = mapped_column(String(200), unique=True)

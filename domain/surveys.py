@@ -1,4 +1,5 @@
-"""Satisfaction surveys (SAT-1, SAT-2): what a survey asks, and the signed link a customer answers it on.
+"""Satisfaction surveys (SAT-1, SAT-2): what a survey asks, the signed link a customer answers it on, the
+periodic NPS / CSAT rounds, the figures, and the improvement task a low score opens.
 
 The link carries the survey id and its expiry, signed with the deployment's secret (HMAC-SHA256), so the
 public page needs no login and a changed id or date is refused. Single use is kept by the database: the
@@ -10,10 +11,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from domain.actions import ActionInput, ActionSpec
 from domain.models import Model, Step
@@ -36,6 +38,11 @@ LINK_VALID_FOR = timedelta(days=7)
 
 def needs_improvement(kind: SurveyKind, score: int) -> bool:
     return kind is SurveyKind.CSAT and score < IMPROVEMENT_BELOW
+
+
+def in_scale(kind: SurveyKind, score: int) -> bool:
+    low, high = SCALE[kind]
+    return low <= score <= high
 
 
 class IssueSurvey(Model):
@@ -119,6 +126,162 @@ def verify(token: str, secret: str, *, now: datetime | None = None) -> int:
     if (now or datetime.now(UTC)).timestamp() > expires_ts:
         raise ExpiredToken("the link has expired")
     return survey_id
+
+
+# -- periodic rounds (SAT-2, 000 §(四) 主动调研：季度/年度 NPS、CSAT) -------------------------------------------
+
+# The notifier's template purpose for each round; the after-case survey uses "survey".
+ROUND_PURPOSE: dict[SurveyKind, str] = {SurveyKind.NPS: "nps", SurveyKind.CSAT: "csat_round"}
+# A customer is surveyed in a round while they have had a case in the year before it.
+ACTIVE_WITHIN = timedelta(days=365)
+# Customers issued and notified by one activity.
+ROUND_BATCH = 100
+# Round labels read in China Standard Time (no DST, so a fixed offset is exact and needs no tz data).
+_CST = timezone(timedelta(hours=8), "CST")
+
+
+def round_label(kind: SurveyKind, at: datetime) -> str:
+    """The round a survey sent at ``at`` belongs to: NPS per quarter ("nps-2026Q4"), CSAT per year."""
+    local = at.astimezone(_CST)
+    if kind is SurveyKind.NPS:
+        return f"nps-{local.year}Q{(local.month - 1) // 3 + 1}"
+    return f"csat-{local.year}"
+
+
+class RoundBatch(Model):
+    kind: SurveyKind
+    round: str
+    at: datetime
+    after: int = 0
+    size: int
+
+
+class RoundBatchResult(Model):
+    customers: int
+    issued: int
+    failed: int
+    last: int | None  # the last customer id of the batch
+
+
+class SurveyRoundResult(Model):
+    round: str
+    kind: SurveyKind
+    customers: int = 0  # eligible customers handled
+    issued: int = 0  # surveys created by this run; 0 for a re-run of a finished round
+    failed: int = 0  # customers whose message could not be delivered (the outbox shows why)
+
+    def add(self, batch: RoundBatchResult) -> SurveyRoundResult:
+        return self.model_copy(
+            update={
+                "customers": self.customers + batch.customers,
+                "issued": self.issued + batch.issued,
+                "failed": self.failed + batch.failed,
+            }
+        )
+
+
+class SurveyRoundStart(Model):
+    """Input of SurveyRoundWorkflow; a schedule passes only ``kind``."""
+
+    kind: SurveyKind
+    # None: the round of the period the workflow runs in. Set: re-run (or continue) that round.
+    round: str | None = None
+    at: datetime | None = None  # when the round was sent; kept across continue-as-new
+    after: int = 0  # the last customer id handled (continue-as-new)
+    done: SurveyRoundResult | None = None
+    batch: int = Field(default=ROUND_BATCH, ge=1, le=1000)  # customers per activity
+
+
+# -- figures (SAT-2 summary, REP-1) -------------------------------------------------------------------------
+
+SATISFIED_FROM = 4  # CSAT: the share of answers 4–5 of 5
+PROMOTERS_FROM, DETRACTORS_UPTO = 9, 6  # NPS: % of 9–10 minus % of 0–6
+
+
+class Figures(Model):
+    issued: int
+    answered: int
+    response_rate: float | None  # % of issued surveys answered
+    average: float | None
+    csat: float | None  # % of answers 4–5; CSAT surveys only
+    nps: float | None  # % promoters minus % detractors, -100..100; NPS surveys only
+
+
+class RoundFigures(Figures):
+    round: str
+    kind: SurveyKind
+
+
+class ProcessFigures(Figures):
+    process: str
+
+
+class SurveySummary(Model):
+    rounds: list[RoundFigures]
+    processes: list[ProcessFigures]  # the after-case surveys (SAT-1), per process
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def figures(
+    kind: SurveyKind,
+    *,
+    issued: int,
+    answered: int,
+    score_sum: int,
+    satisfied: int,
+    promoters: int,
+    detractors: int,
+) -> dict[str, float | int | None]:
+    """The figures of a set of surveys of one kind from its counts (``satisfied``: scores 4–5)."""
+    return {
+        "issued": issued,
+        "answered": answered,
+        "response_rate": _percent(answered, issued),
+        "average": round(score_sum / answered, 2) if answered else None,
+        "csat": _percent(satisfied, answered) if kind is SurveyKind.CSAT else None,
+        "nps": (
+            round(100 * (promoters - detractors) / answered, 1)
+            if kind is SurveyKind.NPS and answered
+            else None
+        ),
+    }
+
+
+# -- improvement tasks (SAT-1) ------------------------------------------------------------------------------
+
+
+class ImprovementView(Model):
+    """An improvement task as staff see it: the task, its survey and the customer."""
+
+    id: int
+    status: str  # open | done
+    score: int
+    comment: str | None
+    case_number: str | None
+    process: str | None
+    round: str | None
+    kind: SurveyKind
+    customer_id: int
+    customer_name: str
+    owner_role: str
+    due_at: datetime
+    overdue: bool
+    created_at: datetime
+    resolution: str | None
+    done_at: datetime | None
+    done_by: str | None
+
+
+# Text a person must fill in; blanks alone do not count.
+Filled = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class ImprovementDone(Model):
+    resolution: Filled = Field(max_length=4000, description="原因分析与改进措施")
+    actor: Filled = Field(max_length=100)
 
 
 def satisfaction_action(*steps: Step) -> ActionSpec:
