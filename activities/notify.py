@@ -281,7 +281,8 @@ def row_key(notice_key: str, channel: str, recipient: str) -> str:
 
 async def _facts(db: AsyncSession, notice: Notice) -> Facts:
     case = await db.get(Case, notice.number) if notice.number else None
-    customer_id = case.customer_id if case else notice.context.get("customer_id")
+    # A campaign (value_push) case has no customer: each push names its customer in the context.
+    customer_id = case.customer_id if case and case.customer_id else notice.context.get("customer_id")
     customer = await db.get(Customer, int(customer_id)) if customer_id is not None else None
     events = []
     if case is not None:

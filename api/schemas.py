@@ -7,18 +7,21 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from domain.models import CaseView, NewCustomer
+from domain.models import CaseView, NewCustomer, Process
 
 
-class CustomerChoice(BaseModel):
-    """Every start request names a customer on file or describes a new one (C-1 subset)."""
-
+class ExternalRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    customer_id: int | None = Field(default=None, description="a customer on file")
-    customer: NewCustomer | None = Field(default=None, description="a customer not on file yet")
     external_ref: str | None = Field(
         default=None, max_length=200, description="the caller's own reference; a repeat returns the same case"
     )
+
+
+class CustomerChoice(ExternalRef):
+    """Every start request names a customer on file or describes a new one (C-1 subset)."""
+
+    customer_id: int | None = Field(default=None, description="a customer on file")
+    customer: NewCustomer | None = Field(default=None, description="a customer not on file yet")
 
     @model_validator(mode="after")
     def _one_customer(self) -> CustomerChoice:
@@ -28,8 +31,10 @@ class CustomerChoice(BaseModel):
 
 
 def start_request_model(process: str, intake: type[BaseModel]) -> type[BaseModel]:
-    """``<Process>StartRequest``: the process's intake fields plus the customer choice."""
-    return create_model(f"{process.title().replace('_', '')}StartRequest", __base__=(intake, CustomerChoice))
+    """``<Process>StartRequest``: the process's intake fields plus the customer choice. A value-added push
+    campaign reaches many customers (its intake picks them) and names none."""
+    base = ExternalRef if process == Process.VALUE_PUSH else CustomerChoice
+    return create_model(f"{process.title().replace('_', '')}StartRequest", __base__=(intake, base))
 
 
 class StartedCase(BaseModel):

@@ -106,17 +106,23 @@ async def start_case(
 ) -> StartedCase:
     definition = PROCESSES[process]
     fields = body.model_dump()
-    customer_id = fields.pop("customer_id")
-    new_customer = fields.pop("customer")
+    # A value-added push campaign names no customer (its start request has no customer fields).
+    customer_id = fields.pop("customer_id", None)
+    new_customer = fields.pop("customer", None)
     external_ref = fields.pop("external_ref")
     on_file = await db.get(Customer, customer_id) if customer_id is not None else None
     if customer_id is not None and on_file is None:
         raise Invalid("customer_id", f"customer {customer_id} does not exist")
-    key = idempotency_key or (f"ref:{external_ref}" if external_ref else None)
+    intake = definition.intake_model.model_validate(fields)
+    # An intake that names its own business key (an order number) gets one case per key: a keyed resend is
+    # a retry and gets that case; an unkeyed start for a key on file is refused, naming the case.
+    natural = intake.case_key() if hasattr(intake, "case_key") else None
+    key = natural or idempotency_key or (f"ref:{external_ref}" if external_ref else None)
     number, created = await _case_number(db, definition, key)
+    if natural and not created and not (idempotency_key or external_ref):
+        raise Conflict(f"{natural} is on file already as case {number}", case=number)
     # Give the connection back before the Temporal round trip, so C starts in flight do not pin C connections.
     await db.commit()
-    intake = definition.intake_model.model_validate(fields)
     start = definition.start_model.model_validate(
         {
             "case": CaseRef(
@@ -130,7 +136,8 @@ async def start_case(
             "intake": intake,
         }
     )
-    customer_name = new_customer["name"] if new_customer else on_file.name  # type: ignore[union-attr]
+    customer_name = new_customer["name"] if new_customer else (on_file.name if on_file else "")
+    what = fields.get("product") or fields.get("service") or ""
     try:
         await client.start_workflow(
             definition.workflow.run,
@@ -139,9 +146,7 @@ async def start_case(
             task_queue=settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"{label(process)} · {customer_name} · {intake.model_dump().get('product', '')}"[
-                :200
-            ],
+            static_summary=" · ".join(p for p in (label(process), customer_name, what) if p)[:200],
             static_details=_details(intake),
         )
     except WorkflowAlreadyStartedError:

@@ -14,7 +14,7 @@ from db.models import Base
 
 class OrderRecord(Base):
     """003 §3.2: order no., customer, amount, model, payment status, order status, milestone, due date,
-    done date, owner, exception."""
+    done date, owner, exception; plus the intake's quantity, address, channel and contact."""
 
     __tablename__ = "order_records"
     case_number: Mapped[str] = mapped_column(ForeignKey("cases.number"), primary_key=True)
@@ -25,10 +25,15 @@ class OrderRecord(Base):
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     payment_status: Mapped[str] = mapped_column(String(20))
     address: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(String(20))
+    contact: Mapped[str | None] = mapped_column(String(200))
     order_status: Mapped[str] = mapped_column(String(30), default="pending_production")
     milestone: Mapped[str | None] = mapped_column(String(30))
     due_date: Mapped[datetime | None]
     done_date: Mapped[datetime | None]
+    # The whole plan: {milestone: {planned_at, done_at}}; milestone/due_date/done_date show the current one.
+    milestones: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    confirmed_at: Mapped[datetime | None]  # OF-1: when the customer was sent the order number and key facts
     owner: Mapped[str | None] = mapped_column(String(100))
     exception: Mapped[str | None] = mapped_column(Text)
     satisfaction: Mapped[int | None] = mapped_column(Integer)
