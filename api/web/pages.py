@@ -142,12 +142,15 @@ async def _case_page(
         for spec in definition.actions
         if spec.name in open_names
     ]
+    # AS-2 / KB-1: the library entries the agent was offered at intake (a kb_suggested event).
+    offered = next((e.payload for e in reversed(detail.timeline) if e.kind == "kb_suggested"), {})
     return _render(
         request,
         "case.html",
         status,
         detail=detail,
         actions=actions,
+        suggestions=offered.get("suggestions", []),
         failed_action=failed_action,
         errors=errors or {},
         form=form or {},
