@@ -10,6 +10,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import (
     WorkflowIDConflictPolicy,
@@ -194,12 +196,17 @@ async def perform_action(*, client: Client, number: str, action: str, payload: d
 
 async def _raise_closed_or_missing(client: Client, number: str) -> None:
     try:
-        described = await client.get_workflow_handle(number).describe()
+        # The raw description: only the status is needed, and no search attribute has to be decoded for it.
+        described = await client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(
+                namespace=client.namespace, execution=WorkflowExecution(workflow_id=number)
+            )
+        )
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise NotFound(f"no case {number}") from None
         raise
-    if described.status != WorkflowExecutionStatus.RUNNING:
+    if described.workflow_execution_info.status != WorkflowExecutionStatus.RUNNING.value:
         raise Conflict(f"case {number} is closed")
 
 
