@@ -225,6 +225,18 @@ def display(column: Column, value: Any, *, locale: str, tz: str) -> str:
     return str(shown)
 
 
+def card(process: str, record: dict[str, Any], *, locale: str, tz: str) -> list[tuple[str, str]]:
+    """The record as (header, text) pairs for the case page: the seed's columns, then the others kept."""
+    seed = [c for c in SECTION_7[process] if c.source is Source.RECORD]
+    named = {c.key for c in seed} | NOT_EXPORTED
+    rest = [EXTRAS.get(k) or Column(k, label(k), k) for k in record if k not in named]
+    return [
+        (c.header(locale), display(c, record[c.key], locale=locale, tz=tz) or "—")
+        for c in (*seed, *rest)
+        if c.key in record
+    ]
+
+
 def period(start: date | None, end: date | None, tz: str) -> tuple[datetime | None, datetime | None]:
     """Local calendar days ``start``..``end`` (both included) as the instants [from, to)."""
     zone = ZoneInfo(tz)

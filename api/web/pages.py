@@ -18,6 +18,7 @@ from api.deps import ClientDep, SessionDep, SettingsDep
 from api.errors import CareflowError, Invalid
 from api.schemas import start_request_model
 from api.web.forms import errors_by_field, parse, widgets
+from domain import records
 from domain.i18n import label
 from domain.models import NewCustomer, Process
 from workflows.registry import PROCESSES
@@ -142,6 +143,11 @@ async def _case_page(
         for spec in definition.actions
         if spec.name in open_names
     ]
+    record_card = (
+        records.card(definition.process, detail.record, locale="zh-CN", tz=settings.timezone)
+        if detail.record
+        else []
+    )
     # AS-2 / KB-1: the library entries the agent was offered at intake (a kb_suggested event).
     offered = next((e.payload for e in reversed(detail.timeline) if e.kind == "kb_suggested"), {})
     return _render(
@@ -151,6 +157,8 @@ async def _case_page(
         detail=detail,
         actions=actions,
         suggestions=offered.get("suggestions", []),
+        record_title=records.TITLES[definition.process][0],
+        record_card=record_card,
         failed_action=failed_action,
         errors=errors or {},
         form=form or {},

@@ -129,6 +129,8 @@ async def test_cp1_to_cp4_complaint_through_the_web_forms(http: httpx.AsyncClien
     await open_step(http, number, "complaint_contact")
     page = (await http.get(f"/cases/{number}")).text
     assert "当前步骤：投诉受理与联系" in page and "联系客户致歉" in page and "投诉定级" in page
+    # The record card is the complaint's own §7 table, with the graded suggestion kept beside it.
+    assert "客户投诉处理跟踪表" in page and "建议等级" in page and "售前咨询记录" not in page
 
     async def post(action: str, **form: str) -> httpx.Response:
         return await http.post(f"/cases/{number}/actions/{action}", data={"actor": "小周", **form})
