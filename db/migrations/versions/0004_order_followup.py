@@ -1,4 +1,4 @@
-"""order_followup: changes to its tables after 0003 (squashed into 0003 before release)
+"""order follow-up: channel, contact, the milestone plan and the confirmation time on order records
 
 Revision ID: 0004
 Revises: 0003

@@ -1,7 +1,7 @@
-"""complaint: changes to its tables after 0003 (squashed into 0003 before release)
+"""complaint: scope, related case, suggested grade and its reason, departments, result on complaint records
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0006"
-down_revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,5 +1,5 @@
 """value_push: the tag → service table (seeded with VP-2's three), the campaign and delivery columns of VP-3
-and R-6 (squashed into 0003 before release)
+and R-6
 
 Revision ID: 0007
 Revises: 0006

@@ -1,4 +1,4 @@
-"""surveys: changes to its tables after 0003 (squashed into 0003 before release)
+"""surveys: a score on its kind's scale
 
 The database keeps each score on its kind's scale (csat 1–5, nps 0–10), whoever writes it.
 

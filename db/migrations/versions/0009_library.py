@@ -1,4 +1,4 @@
-"""library: changes to its tables after 0003 (squashed into 0003 before release)
+"""case library: edit time and editor, an index on the category
 
 Revision ID: 0009
 Revises: 0008
