@@ -80,8 +80,31 @@ def _intake_widgets(process: Process) -> dict[str, Any]:
     }
 
 
+# What each process is for, on the "new case" page (seed 003 §1.1–1.5).
+PURPOSES: dict[Process, str] = {
+    Process.PRESALES: "潜在客户咨询产品或服务：5 分钟内响应，24 小时内完成需求分析",
+    Process.ORDER_FOLLOWUP: "已下单客户：2 小时内确认订单，节点提前 24 小时通知，异常 1 小时响应",
+    Process.AFTERSALES: "使用中遇到问题：紧急 30 分钟、普通 2 小时响应，解决后 48 小时内回访",
+    Process.COMPLAINT: "对服务或产品不满：5 分钟内联系，按一般/严重/重大分级调查与处理",
+    Process.VALUE_PUSH: "按客户标签与等级推送增值服务，3 天内跟踪打开、点击、咨询与转化",
+}
+
+
+def new_case_link(process: Process) -> str:
+    # A campaign names no customer: it has its own form (audience by tag and tier).
+    return "/pushes/new" if process is Process.VALUE_PUSH else f"/cases/new/{process.value}"
+
+
+@router.get("/cases/new", response_class=HTMLResponse)
+async def new_case_index(request: Request) -> HTMLResponse:
+    choices = [(p, new_case_link(p), PURPOSES[p]) for p in PROCESSES]
+    return _render(request, "new_case_index.html", choices=choices)
+
+
 @router.get("/cases/new/{process}", response_class=HTMLResponse)
-async def new_case_form(request: Request, process: Process) -> HTMLResponse:
+async def new_case_form(request: Request, process: Process) -> Response:
+    if process is Process.VALUE_PUSH:
+        return RedirectResponse(new_case_link(process), status_code=303)
     return _render(request, "new_case.html", process=process, form={}, errors={}, **_intake_widgets(process))
 
 
@@ -93,7 +116,11 @@ async def new_case(
     actor = form.get("actor", "").strip()
     definition = PROCESSES[process]
     body: dict[str, Any] = parse(definition.intake_model, form)
-    body["customer"] = parse(NewCustomer, form, prefix="customer.")
+    on_file = form.get("customer_id", "").strip()
+    if on_file:
+        body["customer_id"] = on_file  # a customer on file; the new-customer fields are ignored
+    else:
+        body["customer"] = parse(NewCustomer, form, prefix="customer.")
     errors: dict[str, str] = {} if actor else {"actor": "请填写操作人"}
     try:
         request_body = start_request_model(process, definition.intake_model).model_validate(body)

@@ -61,3 +61,35 @@ async def test_case_page_action_runs_the_update_and_wrong_step_shows_409_inline(
 async def test_unknown_case_page_is_404(http):
     r = await http.get("/cases/PS-424242424")
     assert r.status_code == 404 and "PS-424242424" in r.text
+
+
+async def test_new_case_page_offers_every_process_and_campaigns_use_their_own_form(http):
+    page = (await http.get("/cases/new")).text
+    for name in ("售前咨询", "售中订单跟进", "售后问题", "客户投诉", "增值服务推送"):
+        assert name in page
+    assert 'href="/cases/new/complaint"' in page and 'href="/pushes/new"' in page
+    r = await http.get("/cases/new/value_push")
+    assert r.status_code == 303 and r.headers["location"] == "/pushes/new"
+
+
+async def test_new_case_form_takes_a_customer_on_file(http, settings):
+    from tests.workflows.helpers import rows
+
+    customer = rows(
+        settings,
+        "INSERT INTO customers (type, name, tier, contacts) VALUES ('enterprise', 'B公司（云途软件）', 'key', '[]') "
+        "RETURNING id",
+    )[0]["id"]
+    form = {k: v for k, v in FORM.items() if not k.startswith("customer.")}
+    r = await http.post(
+        "/cases/new/presales", data={**form, "customer_id": str(customer), "idempotency_key": "form-on-file"}
+    )
+    assert r.status_code == 303
+    number = r.headers["location"].rsplit("/", 1)[1]
+    await open_step(http, number, "first_response")
+    case = rows(settings, "SELECT customer_id, tier_at_open FROM cases WHERE number=%s", number)
+    assert case == [{"customer_id": customer, "tier_at_open": "key"}]
+    r = await http.post(
+        "/cases/new/presales", data={**form, "customer_id": "999999", "idempotency_key": "x9"}
+    )
+    assert r.status_code == 422 and "999999" in r.text
