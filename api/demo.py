@@ -1,4 +1,5 @@
-"""Demo data for `make dev`'s first run: customers of each tier and pre-sales cases at several steps."""
+"""Demo data for `make dev`'s first run: customers of each tier, a case of every process at a few steps, the
+staff the escalations reach, and the case library's FAQ."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from activities.library import seed_library
 from api import services
 from api.schemas import start_request_model
 from config import Settings
 from db.engine import sessionmaker_for
 from db.models import Case, Customer, Staff
 from domain.models import Process
-from domain.presales import PresalesIntake
 from workflows.registry import PROCESSES, connect
 
 CUSTOMERS = [
@@ -25,6 +26,9 @@ CUSTOMERS = [
         "industry": "制造",
         "region": "上海",
         "tier": "vip",
+        "email": "li@a-precision.example.com",
+        "tags": ["high_activity", "after_sales_care"],
+        "preferred_channel": "email",
     },
     {
         "type": "enterprise",
@@ -33,6 +37,9 @@ CUSTOMERS = [
         "industry": "SaaS",
         "region": "杭州",
         "tier": "key",
+        "email": "wang@yuntu.example.com",
+        "tags": ["upgrade_need", "high_activity"],
+        "preferred_channel": "wechat",
     },
     {
         "type": "individual",
@@ -41,12 +48,15 @@ CUSTOMERS = [
         "email": "chen@example.com",
         "region": "深圳",
         "tier": "normal",
+        "tags": ["after_sales_care"],
+        "preferred_channel": "sms",
     },
 ]
 
-# (customer index, intake, actions to run in order)
-CASES: list[tuple[int, dict[str, Any], list[tuple[str, dict[str, Any]]]]] = [
+# (process, customer index, intake, actions to run in order)
+CASES: list[tuple[Process, int, dict[str, Any], list[tuple[str, dict[str, Any]]]]] = [
     (
+        Process.PRESALES,
         0,
         {
             "channel": "phone",
@@ -58,6 +68,7 @@ CASES: list[tuple[int, dict[str, Any], list[tuple[str, dict[str, Any]]]]] = [
         [],
     ),
     (
+        Process.PRESALES,
         1,
         {
             "channel": "online_chat",
@@ -69,6 +80,7 @@ CASES: list[tuple[int, dict[str, Any], list[tuple[str, dict[str, Any]]]]] = [
         [("respond", {"note": "已在线回复，约定明天电话沟通"})],
     ),
     (
+        Process.PRESALES,
         2,
         {
             "channel": "web_form",
@@ -82,6 +94,7 @@ CASES: list[tuple[int, dict[str, Any], list[tuple[str, dict[str, Any]]]]] = [
         ],
     ),
     (
+        Process.PRESALES,
         1,
         {
             "channel": "email",
@@ -103,6 +116,51 @@ CASES: list[tuple[int, dict[str, Any], list[tuple[str, dict[str, Any]]]]] = [
             ),
         ],
     ),
+    # 003 §3.2's example order, one day after it was confirmed by sales.
+    (
+        Process.ORDER_FOLLOWUP,
+        1,
+        {
+            "channel": "api",
+            "order_no": "DD20261124001",
+            "amount": "50000",
+            "model": "V3.0 标准版",
+            "quantity": 1,
+            "payment_status": "paid",
+            "address": "杭州市西湖区文三路 100 号",
+            "contact": "王经理 13900002222",
+            "planned": "ship=2026-12-01 10:00; install=2026-12-03 14:00",
+        },
+        [],
+    ),
+    # 003 §3.3's example issue: a report cannot be exported.
+    (
+        Process.AFTERSALES,
+        0,
+        {
+            "channel": "phone",
+            "contact": "李总 13800001111",
+            "description": "无法导出报表，点击导出后没有反应",
+            "environment": "V3.0 标准版，Chrome 浏览器",
+            "issue_type": "fault",
+            "urgency": "urgent",
+        },
+        [("respond", {"note": "已致电了解情况，转技术支持", "route": "dispatch"})],
+    ),
+    # 003 §3.4's example complaint: delivery three days late.
+    (
+        Process.COMPLAINT,
+        2,
+        {
+            "channel": "phone",
+            "contact": "陈女士 13700003333",
+            "content": "物流延迟3天，安装师傅也没有按约定上门",
+            "demand": "尽快安装并给予补偿",
+            "emotion": "upset",
+            "scope": "single",
+        },
+        [],
+    ),
 ]
 
 
@@ -112,14 +170,19 @@ STAFF = [
     ("sales.zhao", "赵磊（销售顾问）", "sales_consultant", "sales"),
     ("tech.sun", "孙工（技术支持）", "tech_support", "tech"),
     ("supervisor.wang", "王芳（客服主管）", "supervisor", "customer_service"),
+    ("order.qian", "钱敏（订单专员）", "order_specialist", "customer_service"),
+    ("logistics.wu", "吴涛（物流协调员）", "logistics_coordinator", "logistics"),
+    ("field.zheng", "郑伟（现场工程师）", "field_engineer", "tech"),
+    ("complaint.feng", "冯丽（投诉处理专员）", "complaint_specialist", "customer_service"),
+    ("ops.chu", "褚欣（客户运营专员）", "customer_ops", "customer_service"),
     ("warehouse.zhou", "周强（仓储主管）", "supervisor", "warehouse"),
     ("director.liu", "刘总（部门总监）", "director", "customer_service"),
 ]
 
 
-async def _wait_open(client: Any, number: str) -> None:
+async def _wait_open(client: Any, process: Process, number: str) -> None:
     for _ in range(200):
-        view = await client.get_workflow_handle(number).query(PROCESSES[Process.PRESALES].workflow.view)
+        view = await client.get_workflow_handle(number).query(PROCESSES[process].workflow.view)
         if view.open_step is not None:
             return
         await asyncio.sleep(0.1)
@@ -154,18 +217,20 @@ async def seed_demo(settings: Settings) -> bool:
             for c in CUSTOMERS
         ]
         await db.commit()
-        request_model = start_request_model(Process.PRESALES, PresalesIntake)
-        for index, intake, actions in CASES:
+        await seed_library(db)  # KB-1: the FAQ the after-sales agent is offered at intake
+        await db.commit()
+        for n, (process, index, intake, actions) in enumerate(CASES):
+            request_model = start_request_model(process, PROCESSES[process].intake_model)
             started = await services.start_case(
                 db=db,
                 client=client,
                 settings=settings,
-                process=Process.PRESALES,
+                process=process,
                 body=request_model.model_validate({**intake, "customer_id": ids[index]}),
-                idempotency_key=f"demo-{intake['product']}",
+                idempotency_key=f"demo-{n}",
                 actor="demo",
             )
-            await _wait_open(client, started.number)
+            await _wait_open(client, process, started.number)
             for action, payload in actions:
                 await services.perform_action(
                     client=client,

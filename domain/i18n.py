@@ -181,6 +181,17 @@ LABELS: dict[str, dict[str, str]] = {
         "app": "App",
         "priority": "优先级",
         "proposal_date": "方案日期",
+        # hand-offs (ESC-2), every process
+        "department": "部门",
+        "lead_department": "牵头部门",
+        "internal_deadline": "内部时限（如 2h，留空按策略）",
+        "reply": "回复",
+        "contact_customer": "技术支持联系客户",
+        # where one word means different things: Model.field and Enum.value take precedence
+        "Department.product": "产品部",
+        "OrderEventIn.type": "事件类型",
+        "OrderEventIn.kind": "异常类型",
+        "ExceptionResolution.resolution": "处理方式",
         # satisfaction (SAT-1), every process
         "survey_sent": "发送满意度调查",
         "survey_answered": "客户填写满意度",
@@ -386,6 +397,12 @@ LABELS: dict[str, dict[str, str]] = {
         "library_entry": "案例库条目",
     },
 }
+
+
+def qualified_label(keys: list[str], plain: str, locale: str = "zh-CN") -> str:
+    """The first of ``keys`` the catalog has, else the plain key's label."""
+    catalog = LABELS.get(locale, {})
+    return next((catalog[k] for k in keys if k in catalog), None) or label(plain, locale)
 
 
 def label(key: str | None, locale: str = "zh-CN") -> str:

@@ -10,7 +10,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from domain.i18n import label
+from domain.i18n import label, qualified_label
 
 LONG_TEXT = 500
 
@@ -33,6 +33,16 @@ def _inner(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
+def field_label(model: type[BaseModel], name: str) -> str:
+    """A field's label; ``Model.field`` in the catalog wins where one word means different things
+    (an order event's ``type`` is not a customer's)."""
+    return qualified_label([f"{cls.__name__}.{name}" for cls in model.__mro__], name)
+
+
+def option_label(enum: type[Enum], value: str) -> str:
+    return qualified_label([f"{enum.__name__}.{value}"], value)
+
+
 def widgets(model: type[BaseModel], *, skip: tuple[str, ...] = ("actor",)) -> list[Widget]:
     out = []
     for name, info in model.model_fields.items():
@@ -41,19 +51,20 @@ def widgets(model: type[BaseModel], *, skip: tuple[str, ...] = ("actor",)) -> li
         annotation, optional = _inner(info.annotation)
         required = info.is_required()
         help_text = info.description or ""
+        text = field_label(model, name)
         if isinstance(annotation, type) and issubclass(annotation, Enum):
-            options = [(m.value, label(m.value)) for m in annotation]
+            options = [(m.value, option_label(annotation, m.value)) for m in annotation]
             if optional:
                 options.insert(0, ("", "—"))
-            out.append(Widget(name, label(name), "select", required, options, help_text))
+            out.append(Widget(name, text, "select", required, options, help_text))
         elif annotation is bool:
-            out.append(Widget(name, label(name), "checkbox", False, help=help_text))
+            out.append(Widget(name, text, "checkbox", False, help=help_text))
         elif annotation is datetime:
-            out.append(Widget(name, label(name), "datetime", required, help=help_text))
+            out.append(Widget(name, text, "datetime", required, help=help_text))
         else:
             max_length = next((m.max_length for m in info.metadata if hasattr(m, "max_length")), None)
             kind = "textarea" if (max_length or 0) > LONG_TEXT else "text"
-            out.append(Widget(name, label(name), kind, required, help=help_text))
+            out.append(Widget(name, text, kind, required, help=help_text))
     return out
 
 
