@@ -74,3 +74,54 @@ async def test_record_histories(env, client, settings, worker):
     await h.execute_update(PresalesWorkflow.close, Closure(actor="a", reason="done"))
     await h.result()
     await _save(h, "presales_lead_pool_reactivated_closed")
+
+
+async def test_record_process_histories(env, client, settings, worker):
+    """One history per process of issue 4, each through its distinctive paths."""
+    from domain import complaint as cp
+    from domain.surveys import SatisfactionCallback
+    from tests.workflows import test_aftersales as as_
+    from tests.workflows import test_complaint as cp_
+    from tests.workflows import test_order_followup as of_
+    from workflows.aftersales import AftersalesWorkflow
+    from workflows.complaint import ComplaintWorkflow
+    from workflows.order_followup import OrderFollowupWorkflow
+
+    # Order follow-up: installation planned, a milestone notice, delivery, installation, staff callback.
+    install = (await of_.now(env)) + timedelta(days=3)
+    h = await of_.start_order(client, settings, planned=[{"milestone": "install", "planned_at": install}])
+    await of_.confirmed(h, settings)
+    await of_.send(h, "delivered")
+    await env.sleep(timedelta(days=2, hours=1))
+    await of_.send(h, "installed")
+    await wait_for_step(h, "delivery_satisfaction")
+    await h.execute_update(
+        OrderFollowupWorkflow.record_satisfaction, SatisfactionCallback(actor="a", score=5)
+    )
+    await h.result()
+    await _save(h, "order_followup_installed_and_surveyed")
+
+    # After-sales: a fault resolved, the customer unsatisfied on the link, second handling, then satisfied.
+    h = await as_.start_aftersales(client, settings, issue_type="fault")
+    await as_.to_resolution(h)
+    await as_.approve_and_resolve(h)
+    await h.signal(
+        AftersalesWorkflow.survey_answered, await as_.answer_on_the_link(settings, h.id, 2, "未解决")
+    )
+    await as_.at_step(h, settings, "tech_contact")
+    from domain import aftersales as asd
+
+    await h.execute_update(AftersalesWorkflow.contact_customer, asd.TechContact(actor="t", diagnosis="缓存"))
+    await as_.approve_and_resolve(h)
+    await h.execute_update(AftersalesWorkflow.record_satisfaction, SatisfactionCallback(actor="a", score=5))
+    await h.result()
+    await _save(h, "aftersales_reopened_then_resolved")
+
+    # Complaint: a major complaint led by the director, second callback within three days.
+    h = await cp_.start(client, settings, scope="wide")
+    await cp_.to_result_notice(h, "major")
+    await cp_.act(h, "report_result", cp.ResultReport, result="已全额退款")
+    await env.sleep(timedelta(days=2))
+    await h.execute_update(ComplaintWorkflow.record_satisfaction, SatisfactionCallback(actor="a", score=5))
+    await h.result()
+    await _save(h, "complaint_major_with_second_callback")
