@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:
 
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-APP_SERVICES = ("migrate", "worker", "api")
+APP_SERVICES = ("migrate", "worker", "api", "schedules")
 SEARCH_ATTRIBUTE_SERVICE = "temporal-search-attributes"
 
 
@@ -34,7 +34,8 @@ _INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-
 
 
 def interpolate(value: str) -> str:
-    """Resolve compose `${VAR:-default}` / `${VAR-default}` to their defaults and `$$` to `$`.
+    """Resolve compose `${VAR:-default}` / `${VAR-default}` to their defaults, `${VAR:?message}` to a
+    `<required VAR>` marker, and `$$` to `$`.
 
     The real environment is deliberately ignored: the checks are about the file's own defaults.
     """
@@ -44,6 +45,8 @@ def interpolate(value: str) -> str:
     def resolve(m: re.Match[str]) -> str:
         if m.group("op") in (":-", "-"):
             return m.group("arg")
+        if m.group("op") in (":?", "?"):
+            return f"<required {m.group('name')}>"  # compose refuses to start without it
         raise AssertionError(f"{m.group(0)} has no default in docker-compose.yml")
 
     return _INTERPOLATION.sub(resolve, value).replace(placeholder, "$")
@@ -285,6 +288,7 @@ def test_app_services_run_the_expected_careflow_commands(services: dict) -> None
         "migrate": "careflow migrate",
         "worker": "careflow worker",
         "api": "careflow api",
+        "schedules": "careflow schedules",
     }.items():
         assert command_text(services[name]).split() == expected.split()
         assert services[name].get("build") or services[name].get("image")
@@ -387,3 +391,16 @@ def test_dockerfile_runs_as_a_non_root_user() -> None:
     users = [rest for ins, rest in final_stage(dockerfile_instructions()) if ins == "USER"]
     assert users, "final stage has no USER"
     assert users[-1].split(":")[0] not in {"root", "0"}
+
+
+def test_the_signing_key_is_required_and_the_same_for_worker_and_api(services: dict) -> None:
+    """The worker signs survey links and the api checks them: a per-container random key would break them."""
+    keys = {env_of(services[name])["CAREFLOW_SECRET_KEY"] for name in ("worker", "api")}
+    assert keys == {"<required CAREFLOW_SECRET_KEY>"}
+
+
+def test_schedules_is_a_one_shot_after_migrate_and_temporal(services: dict) -> None:
+    service = services["schedules"]
+    assert service.get("restart", "no") == "no"
+    deps = depends_on(service)
+    assert deps.get("migrate") == "service_completed_successfully" and deps.get("temporal") == "service_healthy"
