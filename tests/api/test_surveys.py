@@ -11,7 +11,7 @@ from activities import surveys
 from db.engine import transaction
 from domain.surveys import IssuedSurvey, IssueSurvey, SurveyKind
 from tests.activities.helpers import make_case, unique
-from tests.workflows.helpers import rows, start_presales, wait_for_step
+from tests.workflows.helpers import close_case, rows, start_presales, wait_for_step
 
 
 async def case_with_customer(settings) -> tuple[str, int]:
@@ -193,7 +193,7 @@ async def test_sat1_link_answer_reaches_the_running_case_workflow(http, client, 
     ]
     assert [s.signal_name for s in signals] == ["survey_answered"]
     assert f'"survey_id":{survey.id}' in signals[0].input.payloads[0].data.decode()
-    await handle.terminate("test done")
+    await close_case(handle)
 
 
 # -- improvement tasks ---------------------------------------------------------------------------------------

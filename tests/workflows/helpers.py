@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributeKey
 
 from config import Settings
+from domain.actions import Closure
 from domain.models import CaseRef, CaseView, NewCustomer, Process
 from domain.presales import PresalesIntake, PresalesStart
 from workflows.presales import PresalesWorkflow
@@ -105,3 +106,9 @@ async def publish(settings: Settings, *changes: dict[str, Any], note: str = "tes
 
     async with sessionmaker_for(settings.sqlalchemy_url())() as db:
         return (await publish_changes(db, note=note, actor="tests", changes=list(changes))).version
+
+
+async def close_case(handle: WorkflowHandle) -> None:
+    """Ends a case a test leaves open with the close action. Terminating one while an activity runs can leave
+    the time-skipping server's clock stuck for the rest of the session."""
+    await handle.execute_update("close", Closure(actor="tests", reason="test done"))

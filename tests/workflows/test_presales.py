@@ -11,7 +11,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain import presales as ps
 from domain.actions import Assignment, PauseClock, ResumeClock
-from tests.workflows.helpers import events, publish, rows, search_attribute, start_presales, wait_for_step
+from tests.workflows.helpers import (
+    close_case,
+    events,
+    publish,
+    rows,
+    search_attribute,
+    start_presales,
+    wait_for_step,
+)
 from tests.workflows.helpers import view as view_of
 from workflows import search_attributes as sa
 from workflows.presales import PresalesWorkflow
@@ -67,7 +75,9 @@ async def test_ps1_unanswered_inquiry_breaches_and_escalates(
     assert inbox[-1]["recipient_role"] == "director"
 
 
-async def test_ps2_to_ps4_complex_need_runs_to_a_booked_trial_and_sat1_survey_goes_out(env, client, settings, worker):
+async def test_ps2_to_ps4_complex_need_runs_to_a_booked_trial_and_sat1_survey_goes_out(
+    env, client, settings, worker
+):
     handle = await start_presales(client, settings)
     await wait_for_step(handle, "first_response")
     await handle.execute_update(PresalesWorkflow.respond, ps.FirstResponse(actor="小李", note="您好，已收到"))
@@ -184,7 +194,7 @@ async def test_sla1_published_version_applies_to_new_cases_and_running_case_keep
     view = await newer.execute_update(PresalesWorkflow.respond, ps.FirstResponse(actor="a", note="你好"))
     assert view.open_step.due_at - view.open_step.opened_at == timedelta(seconds=7)
     for h in (handle, newer):
-        await h.terminate("test done")
+        await close_case(h)
 
 
 async def test_esc2_assign_sets_owner_in_search_attributes_and_record(env, client, settings, worker):

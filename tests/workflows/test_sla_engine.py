@@ -16,7 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain import presales as ps
 from domain.actions import HandOff, HandOffReply
-from tests.workflows.helpers import events, publish, rows, start_presales, wait_for_step
+from tests.workflows.helpers import close_case, events, publish, rows, start_presales, wait_for_step
 from tests.workflows.helpers import view as view_of
 from workflows.presales import PresalesWorkflow
 
@@ -88,7 +88,7 @@ async def test_sla2_deadline_skips_the_holidays_a_person_would_skip(
     assert (await view_of(handle)).sla_state == "warning"
     await env.sleep(timedelta(minutes=6))
     assert (await view_of(handle)).sla_state == "breached"
-    await handle.terminate("test done")
+    await close_case(handle)
 
 
 async def test_sla2_a_deadline_in_a_year_without_holiday_data_carries_a_warning(
@@ -118,7 +118,7 @@ async def test_sla2_a_deadline_in_a_year_without_holiday_data_carries_a_warning(
         settings, "SELECT payload FROM case_events WHERE case_number=%s AND kind='step_opened'", handle.id
     )
     assert opened[0]["payload"]["calendar_gap"] == view.open_step.calendar_gap
-    await handle.terminate("test done")
+    await close_case(handle)
 
 
 async def test_t5_vip_gets_the_shorter_target_when_the_step_opens_on_a_non_working_day(
@@ -161,7 +161,7 @@ async def test_t5_vip_gets_the_shorter_target_when_the_step_opens_on_a_non_worki
         assert vip_view.open_step.target_seconds == 20 * 60
         assert normal_view.open_step.target_seconds == 60 * 60
         for h in (vip, normal):
-            await h.terminate("test done")
+            await close_case(h)
     finally:
         sql(settings, "DELETE FROM calendar_days WHERE calendar='cn-standard' AND day=%s", today)
 
@@ -212,7 +212,7 @@ async def test_esc2_hand_off_runs_an_internal_deadline_and_tells_the_department_
     # The step itself is untouched by the hand-off: responding still completes it.
     view = await handle.execute_update(PresalesWorkflow.respond, ps.FirstResponse(actor="a", note="已回复"))
     assert view.open_step.step == "needs_analysis" and view.open_step.handoffs == []
-    await handle.terminate("test done")
+    await close_case(handle)
     sql(settings, "DELETE FROM staff WHERE username='wh-boss'")  # staff match every later role-wide notice
 
 
@@ -254,7 +254,7 @@ async def test_esc1_a_breach_emails_the_supervisor_with_the_history_and_fills_th
                 handle.id,
             )
             assert emailed[0]["status"] == "sent" and emailed[0]["sent_at"] is not None
-            await handle.terminate("test done")
+            await close_case(handle)
     finally:
         await remove_created_staff(settings.sqlalchemy_url())
         task.cancel()
