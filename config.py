@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     # SMS and WeChat through an HTTP gateway (POST JSON). Unset: those messages are not sent.
     gateway_url: str | None = Field(default=None, alias="CAREFLOW_GATEWAY_URL")
     gateway_token: str | None = Field(default=None, alias="CAREFLOW_GATEWAY_TOKEN")
-    # Signs the customer links (survey answers, push tracking). Unset: a random key kept in the data dir.
+    # Signs the survey links customers answer without logging in. Unset: a random key kept in the data dir.
     secret_key: str | None = Field(default=None, alias="CAREFLOW_SECRET_KEY")
 
     def sqlalchemy_url(self) -> str:
