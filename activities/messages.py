@@ -158,7 +158,18 @@ def check(*, purpose: str, subject: str, body: str) -> None:
 
 # -- the context ---------------------------------------------------------------------------------------
 
-EVENT_DETAIL_KEYS = ("note", "analysis", "summary", "reason", "report", "outcome", "owner")
+EVENT_DETAIL_KEYS = (
+    "note",
+    "analysis",
+    "summary",
+    "reason",
+    "report",
+    "outcome",
+    "owner",
+    "diagnosis",
+    "plan",
+    "remedy",
+)
 
 
 def event_facts(

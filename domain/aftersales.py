@@ -10,7 +10,7 @@ from pydantic import Field
 from domain.actions import COMMON_ACTIONS, ActionInput, ActionSpec
 from domain.library import Category
 from domain.models import CaseRef, Channel, Model, Severity, Step
-from domain.surveys import satisfaction_action
+from domain.surveys import Filled, satisfaction_action
 
 
 class IssueType(StrEnum):
@@ -38,10 +38,8 @@ class AftersalesIntake(Model):
     """AS-1: the symptom, when it happened, the environment; urgency and type."""
 
     channel: Channel = Channel.PHONE
-    contact: str = Field(
-        min_length=1, max_length=200, description="name and phone/email of the person reporting"
-    )
-    description: str = Field(min_length=1, max_length=4000, description="故障现象 / 问题描述")
+    contact: Filled = Field(max_length=200, description="name and phone/email of the person reporting")
+    description: Filled = Field(max_length=4000, description="故障现象 / 问题描述")
     occurred_at: datetime | None = Field(default=None, description="when the problem first happened")
     environment: str | None = Field(
         default=None, max_length=2000, description="操作环境: version, device, system"
@@ -71,20 +69,18 @@ class Route(StrEnum):
 
 
 class IssueResponse(ActionInput):
-    note: str = Field(
-        min_length=1, max_length=4000, description="what the customer was told; with 直接解答, the answer"
-    )
+    note: Filled = Field(max_length=4000, description="what the customer was told; with 直接解答, the answer")
     route: Route
     library_entry: int | None = Field(default=None, ge=1, description="the case-library entry used, if any")
 
 
 class Dispatch(ActionInput):
-    assignee: str = Field(min_length=1, max_length=100, description="the tech support engineer (username)")
+    assignee: Filled = Field(max_length=100, description="the tech support engineer (username)")
     note: str = Field(default="", max_length=2000, description="what the engineer should know")
 
 
 class TechContact(ActionInput):
-    diagnosis: str = Field(min_length=1, max_length=4000, description="初步诊断")
+    diagnosis: Filled = Field(max_length=4000, description="初步诊断")
     complex_issue: bool = Field(
         default=False, description="复杂问题: needs a staged plan (a fault: progress within 24 h)"
     )
@@ -100,9 +96,7 @@ class RemedyKind(StrEnum):
 
 class RemedyProposal(ActionInput):
     kind: RemedyKind
-    plan: str = Field(
-        min_length=1, max_length=4000, description="the remedy, as the customer is asked to approve it"
-    )
+    plan: Filled = Field(max_length=4000, description="the remedy, as the customer is asked to approve it")
     staged: bool = Field(default=False, description="阶段性方案 (required for a complex issue)")
 
 
@@ -112,16 +106,16 @@ class CustomerDecision(ActionInput):
 
 
 class ProgressNote(ActionInput):
-    note: str = Field(min_length=1, max_length=4000, description="the progress the customer is told")
+    note: Filled = Field(max_length=4000, description="the progress the customer is told")
 
 
 class SiteVisit(ActionInput):
-    engineer: str = Field(min_length=1, max_length=100, description="the field engineer who went")
-    note: str = Field(min_length=1, max_length=4000, description="what was done on site")
+    engineer: Filled = Field(max_length=100, description="the field engineer who went")
+    note: Filled = Field(max_length=4000, description="what was done on site")
 
 
 class Resolution(ActionInput):
-    remedy: str = Field(min_length=1, max_length=4000, description="what solved the problem")
+    remedy: Filled = Field(max_length=4000, description="what solved the problem")
     cause: str = Field(default="", max_length=4000, description="the cause found")
     customer_confirmed: bool = Field(description="客户确认已解决")
 

@@ -266,10 +266,10 @@ class DoubtCleared(ActionInput):
 
     sales_answer: str = Field(min_length=1, max_length=2000)
     amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
-    model: str | None = Field(default=None, max_length=200)
+    model: str | None = Field(default=None, min_length=1, max_length=200)
     quantity: int | None = Field(default=None, ge=1, le=1_000_000)
     payment_status: PaymentStatus | None = None
-    address: str | None = Field(default=None, max_length=1000)
+    address: str | None = Field(default=None, min_length=1, max_length=1000)
 
     def corrections(self) -> dict[str, Any]:
         """The order_records columns the answer corrects."""

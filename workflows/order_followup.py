@@ -56,6 +56,7 @@ class OrderFollowupWorkflow(CaseWorkflow):
         self.exceptions: list[str] = []  # the record's exception column, one line per exception
         self.noticed: set[str] = set()  # _notice_key of every notice sent
         self.replanned = 0  # bumped whenever the plan changes, so the notice timer starts over
+        self.confirmed = False  # the customer has the checked order facts (OF-1)
         self.tracking = True
 
     @workflow.run
@@ -72,8 +73,16 @@ class OrderFollowupWorkflow(CaseWorkflow):
         try:
             await self.confirm()
             await self.track(until=self.fulfilled)
-            # OF-4: within 24 h of receipt, the customer's satisfaction with the delivery (link or phone).
-            answer = await self.steps.satisfaction(Step.DELIVERY_SATISFACTION)
+            # OF-4: the customer's satisfaction with the delivery (link or phone) within 24 h of receipt,
+            # counted from the receipt itself, also when its event waited in the queue or came late.
+            await self.steps.send_survey(Step.DELIVERY_SATISFACTION)
+            await self.steps.run(
+                Step.DELIVERY_SATISFACTION,
+                until=lambda: self.satisfaction is not None,
+                since=self.fulfilled_at(),
+            )
+            answer = self.satisfaction
+            assert answer is not None
             await self.track(until=lambda: True)  # what arrived meanwhile is still handled
             await self._save(
                 "order_fulfilled", payload={"score": answer.score}, record={"satisfaction": answer.score}
@@ -108,14 +117,20 @@ class OrderFollowupWorkflow(CaseWorkflow):
             payload=self.facts(),
             record={"confirmed_at": workflow.now().isoformat()},
         )
+        self.confirmed = True
 
     # -- OF-2 / OF-3: the order's events, one at a time ------------------------------------------------------
 
     def fulfilled(self) -> bool:
-        """Received, and installed too when an installation was planned."""
-        return d.Milestone.DELIVERY in self.done and (
-            d.Milestone.INSTALL not in self.plan or d.Milestone.INSTALL in self.done
+        """Received, and installed too when an installation was planned (an installed order was received,
+        even if no ``delivered`` event ever comes)."""
+        return d.Milestone.INSTALL in self.done or (
+            d.Milestone.DELIVERY in self.done and d.Milestone.INSTALL not in self.plan
         )
+
+    def fulfilled_at(self) -> datetime:
+        """When the order was received, or installed if that came later: OF-4's 24 h count from here."""
+        return max(self.done[m] for m in (d.Milestone.DELIVERY, d.Milestone.INSTALL) if m in self.done)
 
     async def track(self, until: Callable[[], bool]) -> None:
         """Handles queued events in arrival order until none is left and ``until`` holds."""
@@ -232,6 +247,9 @@ class OrderFollowupWorkflow(CaseWorkflow):
         beside the steps (not ``park``, which belongs to the step the main line waits in)."""
         advance = self.steps.rule_for(Step.MILESTONE_NOTICE).target
         assert advance is not None
+        # No dates (nor an address still in doubt) before the customer has the confirmed order: a notice
+        # already due goes right after the confirmation.
+        await workflow.wait_condition(lambda: self.confirmed or not self.tracking)
         while self.tracking:
             version = self.replanned
             upcoming = self._next_notice()

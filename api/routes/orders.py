@@ -63,15 +63,20 @@ async def _order(db: AsyncSession, order_no: str) -> OrderRecord:
     return record
 
 
+async def _received_before(db: AsyncSession, event_id: str, order_no: str) -> bool:
+    """True for an event id this order has had; 409 for one sent for another order."""
+    seen = await db.scalar(select(OrderEvent.order_no).where(OrderEvent.event_id == event_id))
+    if seen is not None and seen != order_no:
+        raise Conflict(f"event {event_id} was sent for order {seen}")
+    return seen is not None
+
+
 async def receive_event(
     *, db: AsyncSession, client: Client, order_no: str, body: OrderEventBody, source: str
 ) -> EventAccepted:
     number = (await _order(db, order_no)).case_number
     answer = EventAccepted(event_id=body.event_id, order_no=order_no, case_number=number, duplicate=True)
-    seen = await db.scalar(select(OrderEvent.order_no).where(OrderEvent.event_id == body.event_id))
-    if seen is not None:
-        if seen != order_no:
-            raise Conflict(f"event {body.event_id} was sent for order {seen}")
+    if await _received_before(db, body.event_id, order_no):
         return answer
     case = await db.get(Case, number)
     if case is not None and case.state == CaseState.CLOSED:
@@ -89,7 +94,8 @@ async def receive_event(
         .on_conflict_do_nothing(index_elements=["event_id"])
         .returning(OrderEvent.id)
     )
-    if stored is None:  # the same event, sent twice at once: the other request has it
+    if stored is None:  # the same event id, sent twice at once: the other request has it
+        await _received_before(db, body.event_id, order_no)
         return answer
     try:
         await client.get_workflow_handle(number).signal(

@@ -117,6 +117,23 @@ async def test_as2_urgent_issue_is_not_answered_directly_422_names_the_field(htt
     await http.post(f"/api/v1/cases/{number}/actions/close", json={"actor": "a", "reason": "test done"})
 
 
+async def test_as1_blank_symptom_or_answer_is_422_and_changes_nothing(http, settings):
+    """Blanks alone are no symptom (the case library's title is its first line) and no answer."""
+    before = rows(settings, "SELECT count(*) AS n FROM cases")[0]["n"]
+    r = await http.post("/api/v1/cases/aftersales", json={**ISSUE, "description": " \n\t "})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "description"]
+    assert rows(settings, "SELECT count(*) AS n FROM cases")[0]["n"] == before
+    number = (await http.post("/api/v1/cases/aftersales", json=ISSUE)).json()["number"]
+    timeline = (await open_step(http, number, "issue_response"))["timeline"]
+    r = await http.post(
+        f"/api/v1/cases/{number}/actions/respond", json={"actor": "a", "note": "   ", "route": "answer"}
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "note"]
+    body = await open_step(http, number, "issue_response")
+    assert body["timeline"] == timeline and body["record"]["remedy"] is None
+    await http.post(f"/api/v1/cases/{number}/actions/close", json={"actor": "a", "reason": "test done"})
+
+
 FORM = {
     "customer.type": "individual",
     "customer.name": "赵女士",
@@ -146,9 +163,16 @@ async def test_as1_to_as4_through_the_web_forms_with_the_survey_answered_on_the_
     assert (await post("respond", note="转技术支持", route="dispatch")).status_code == 303
     assert (await post("dispatch", assignee="tech.sun")).status_code == 303
     assert (await post("contact_customer", diagnosis="驱动不兼容")).status_code == 303
+    # AS-3: the page offers a proposal first, not the decision or the resolution the workflow would refuse.
+    page = (await http.get(f"/cases/{number}")).text
+    assert 'id="action-propose_remedy"' in page
+    assert 'id="action-customer_decision"' not in page and 'id="action-resolve"' not in page
     r = await post("resolve", remedy="r", customer_confirmed="on")
     assert r.status_code == 409 and "not approved" in r.text
     assert (await post("propose_remedy", kind="remote", plan="远程回退驱动")).status_code == 303
+    page = (await http.get(f"/cases/{number}")).text
+    assert 'id="action-customer_decision"' in page
+    assert 'id="action-propose_remedy"' not in page and 'id="action-resolve"' not in page
     assert (await post("customer_decision", approved="on")).status_code == 303
     r = await post("resolve", remedy="远程回退驱动", cause="驱动不兼容", customer_confirmed="on")
     assert r.status_code == 303

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -257,3 +258,70 @@ async def test_of1_to_of4_through_the_web_forms(http, settings):
         ]
         == 5
     )
+
+
+async def test_of2_event_id_reused_on_another_order_is_409_and_changes_nothing(http, settings):
+    first, second = order(), order()
+    numbers = []
+    for body in (first, second):
+        r = await http.post("/api/v1/cases/order_followup", json=body)
+        assert r.status_code == 201
+        numbers.append(r.json()["number"])
+        await open_step(http, numbers[-1], "order_confirmation")
+    number = numbers[1]
+    event = {"event_id": f"erp-{uuid.uuid4().hex[:8]}", "type": "production_started"}
+    r = await http.post(f"/api/v1/orders/{first['order_no']}/events", json=event)
+    assert r.status_code == 202
+
+    r = await http.post(f"/api/v1/orders/{second['order_no']}/events", json=event)
+    assert r.status_code == 409 and first["order_no"] in r.json()["detail"]
+    assert (await http.get(f"/api/v1/orders/{second['order_no']}")).json()["events"] == []
+    stored = rows(settings, "SELECT order_no FROM order_events WHERE event_id=%s", event["event_id"])
+    assert stored == [{"order_no": first["order_no"]}]
+    # The second case never got it: the next event it handles is the first one it was sent.
+    await act(http, number, "confirm_order", **FACTS_OK)
+    assert (await post_event(http, second["order_no"], type="shipped")).status_code == 202
+    await eventually(lambda: "order_shipped" in kinds(settings, number))
+    assert "order_production_started" not in kinds(settings, number)
+    for case in numbers:
+        await act(http, case, "close", reason="测试结束")
+
+
+async def test_of4_customer_answers_the_delivery_survey_on_the_link(http, settings):
+    body = order()
+    number = (await http.post("/api/v1/cases/order_followup", json=body)).json()["number"]
+    await open_step(http, number, "order_confirmation")
+    await act(http, number, "confirm_order", **FACTS_OK)
+    assert (await post_event(http, body["order_no"], type="delivered")).status_code == 202
+    await open_step(http, number, "delivery_satisfaction")
+    # The customer opens the link in the survey email and answers it; no staff callback.
+    [mail] = await eventually(
+        lambda: rows(
+            settings,
+            "SELECT body FROM notifications WHERE case_number=%s AND purpose='survey' AND channel='email'",
+            number,
+        )
+    )
+    link = "/s/" + re.search(r"/s/(\S+)", mail["body"]).group(1)
+    assert (await http.get(link)).status_code == 200
+    r = await http.post(link, data={"score": "3", "comment": "外包装有破损"})
+    assert r.status_code == 200 and "感谢您的反馈" in r.text
+
+    await eventually(
+        lambda: rows(settings, "SELECT outcome FROM cases WHERE number=%s", number)[0]["outcome"]
+    )
+    case = (await http.get(f"/api/v1/cases/{number}")).json()["case"]
+    assert case["state"] == "closed" and case["outcome"] == "fulfilled"
+    assert (await http.get(f"/api/v1/orders/{body['order_no']}")).json()["record"]["satisfaction"] == 3
+    [survey] = rows(settings, "SELECT * FROM surveys WHERE case_number=%s", number)
+    assert (survey["score"], survey["answered_via"], survey["step"]) == (3, "link", "delivery_satisfaction")
+    [step] = rows(
+        settings, "SELECT * FROM case_steps WHERE case_number=%s AND step='delivery_satisfaction'", number
+    )
+    assert step["done_at"] is not None and step["outcome"]["score"] == 3
+    [task] = rows(settings, "SELECT * FROM improvement_tasks WHERE survey_id=%s", survey["id"])
+    assert task["case_number"] == number and task["status"] == "open"  # SAT-1: below 4
+    r = await http.post(
+        f"/api/v1/cases/{number}/actions/record_satisfaction", json={"actor": "客服小李", "score": 5}
+    )
+    assert r.status_code == 409  # answered and closed: a later callback changes nothing

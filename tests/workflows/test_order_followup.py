@@ -133,13 +133,18 @@ async def test_of1_unconfirmed_order_warns_then_breaches_to_the_supervisor(
     await env.sleep(timedelta(minutes=25))
     view = await view_of(handle)
     assert view.sla_state == "breached" and view.escalation_level == 1
-    inbox = rows(
-        settings,
-        "SELECT purpose, recipient_role FROM notifications WHERE case_number=%s AND channel='inbox'"
-        " GROUP BY 1, 2 ORDER BY min(id)",
-        handle.id,
-    )
-    assert [(n["purpose"], n["recipient_role"]) for n in inbox] == [
+
+    def inbox() -> list[tuple[str, str]]:
+        told = rows(
+            settings,
+            "SELECT purpose, recipient_role FROM notifications WHERE case_number=%s AND channel='inbox'"
+            " GROUP BY 1, 2 ORDER BY min(id)",
+            handle.id,
+        )
+        return [(n["purpose"], n["recipient_role"]) for n in told]
+
+    await wait_for(lambda: len(inbox()) == 3, "the escalation notice is written")  # after the breach's
+    assert inbox() == [
         ("warning", "order_specialist"),
         ("breach", "order_specialist"),
         ("escalation", "supervisor"),
@@ -167,6 +172,8 @@ async def test_of1_doubt_goes_to_the_sales_consultant_within_30_minutes(env, cli
     await wait_for_step(handle, "order_confirmation")
     with pytest.raises(ValueError, match="doubt"):
         d.OrderConfirmation(actor="小周", **{**FACTS_OK, "address_ok": False})
+    with pytest.raises(ValueError, match="address"):  # a correction never blanks a fact
+        d.DoubtCleared(actor="销售小吴", sales_answer="地址作废", address="")
     view = await handle.execute_update(
         OrderFollowupWorkflow.confirm_order,
         d.OrderConfirmation(actor="小周", **{**FACTS_OK, "address_ok": False}, doubt="地址缺少门牌号"),
@@ -408,4 +415,87 @@ async def test_of2_staff_record_an_event_mid_step_and_it_is_handled_after_the_st
     await confirmed(handle, settings)
     await wait_for_step(handle, "delivery_satisfaction")
     assert record(settings, handle.id)["order_status"] == "delivered"
+    await close(handle)
+
+
+async def test_of4_satisfaction_is_due_24h_from_receipt_when_the_delivery_waited_in_the_queue(
+    env: WorkflowEnvironment, client, settings, worker
+):
+    handle = await start_order(client, settings)
+    await confirmed(handle, settings)
+    await send(handle, "exception", kind="changed_details", detail="客户要求改开增值税专票")
+    await wait_for_step(handle, "exception_response")
+    await send(handle, "delivered")  # signed for while the exception is open: it waits in the queue
+    await env.sleep(timedelta(hours=3))
+    await handle.execute_update(
+        OrderFollowupWorkflow.acknowledge_exception, d.ExceptionAck(actor="小周", note="已转财务")
+    )
+    await handle.execute_update(
+        OrderFollowupWorkflow.resolve_exception,
+        d.ExceptionResolution(actor="小周", resolution="other", detail="专票随货补寄"),
+    )
+    view = await wait_for_step(handle, "delivery_satisfaction")
+    [delivered] = rows(
+        settings,
+        "SELECT payload FROM case_events WHERE case_number=%s AND kind='order_delivered'",
+        handle.id,
+    )
+    received = datetime.fromisoformat(delivered["payload"]["received_at"])
+    assert view.open_step.opened_at == received  # not when the queue reached it, three hours later
+    assert view.open_step.due_at == received + timedelta(hours=24)
+    await close(handle)
+
+
+async def test_of4_delivery_reported_late_opens_the_satisfaction_step_breached(
+    env: WorkflowEnvironment, client, settings, worker
+):
+    handle = await start_order(client, settings)
+    await confirmed(handle, settings)
+    signed = (await now(env)) - timedelta(hours=26)  # 2 h past due: the supervisor, not yet the director
+    await send(handle, "delivered", occurred_at=signed)
+    view = await wait_for_step(handle, "delivery_satisfaction")
+    assert view.open_step.due_at == signed + timedelta(hours=24)
+    await wait_for(lambda: notices(settings, handle.id, "escalation"), "the supervisor hears of it")
+    view = await view_of(handle)
+    assert view.sla_state == "breached" and view.escalation_level == 1
+    assert record(settings, handle.id)["done_date"] == signed
+    await close(handle)
+
+
+async def test_of4_installed_order_gets_its_survey_without_a_delivered_event(env, client, settings, worker):
+    install = (await now(env)) + timedelta(days=3)
+    handle = await start_order(client, settings, planned=[{"milestone": "install", "planned_at": install}])
+    await confirmed(handle, settings)
+    await send(handle, "installed")  # the installer's report is the only one that comes
+    await wait_for_step(handle, "delivery_satisfaction")
+    await wait_for(lambda: "survey_sent" in events(settings, handle.id))
+    row = record(settings, handle.id)
+    assert row["order_status"] == "installed" and row["milestones"]["install"]["done_at"] is not None
+    await close(handle)
+
+
+async def test_of2_milestone_notice_waits_for_the_order_confirmation(
+    env: WorkflowEnvironment, client, settings, worker
+):
+    ship = (await now(env)) + timedelta(hours=10)  # less than a day ahead: the notice is due at once
+    handle = await start_order(client, settings, planned=[{"milestone": "ship", "planned_at": ship}])
+    await wait_for_step(handle, "order_confirmation")
+    await handle.execute_update(
+        OrderFollowupWorkflow.confirm_order,
+        d.OrderConfirmation(actor="小周", **{**FACTS_OK, "address_ok": False}, doubt="门牌号待确认"),
+    )
+    await env.sleep(timedelta(minutes=20))
+    assert not notices(settings, handle.id, "milestone_notice")  # not with an address still in doubt
+    await handle.execute_update(
+        OrderFollowupWorkflow.clear_doubt,
+        d.DoubtCleared(
+            actor="销售小吴", sales_answer="已补门牌号", address="上海市浦东新区张江路 100 号 5 号楼"
+        ),
+    )
+    await wait_for(lambda: "milestone_notice_sent" in events(settings, handle.id))
+    [confirmation] = [
+        n for n in notices(settings, handle.id, "order_confirmation") if n["channel"] == "email"
+    ]
+    [notice] = [n for n in notices(settings, handle.id, "milestone_notice") if n["channel"] == "email"]
+    assert confirmation["id"] < notice["id"] and "5 号楼" in notice["body"]
     await close(handle)
