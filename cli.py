@@ -167,6 +167,7 @@ def schedules() -> None:
 
     for schedule_id in asyncio.run(run()):
         typer.echo(f"schedule {schedule_id}: up to date")
+    _exit_after_temporal_client(0)
 
 
 @app.command("seed-demo")
@@ -177,6 +178,16 @@ def seed_demo() -> None:
     _log_info()
     seeded = asyncio.run(seed(get_settings()))
     typer.echo("Demo data seeded." if seeded else "Demo data already present; nothing to do.")
+    _exit_after_temporal_client(0)
+
+
+def _exit_after_temporal_client(code: int) -> None:
+    """Ends a short command that used a Temporal client without interpreter teardown: the client's Rust
+    threads can abort it ("PyGILState_Release ... finalizing", temporalio/sdk-python#300) after the work is
+    done, turning success into a crash. Output is flushed first."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @app.command()

@@ -53,7 +53,7 @@ CUSTOMERS = [
     },
 ]
 
-# (process, customer index, intake, actions to run in order)
+# (process, customer index (-1: none, a campaign), intake, actions to run in order)
 CASES: list[tuple[Process, int, dict[str, Any], list[tuple[str, dict[str, Any]]]]] = [
     (
         Process.PRESALES,
@@ -161,6 +161,19 @@ CASES: list[tuple[Process, int, dict[str, Any], list[tuple[str, dict[str, Any]]]
         },
         [],
     ),
+    # 003 §3.5's example push: a new-feature video for highly active customers (no customer: an audience).
+    (
+        Process.VALUE_PUSH,
+        -1,
+        {
+            "push_type": "monthly",
+            "tag": "high_activity",
+            "service": "新功能操作视频",
+            "link": "https://careflow.example.com/tutorials/new-features",
+            "owner": "ops.chu",
+        },
+        [],
+    ),
 ]
 
 
@@ -226,11 +239,14 @@ async def seed_demo(settings: Settings) -> bool:
                 client=client,
                 settings=settings,
                 process=process,
-                body=request_model.model_validate({**intake, "customer_id": ids[index]}),
+                body=request_model.model_validate(
+                    {**intake, **({"customer_id": ids[index]} if index >= 0 else {})}
+                ),
                 idempotency_key=f"demo-{n}",
                 actor="demo",
             )
-            await _wait_open(client, process, started.number)
+            if actions:
+                await _wait_open(client, process, started.number)
             for action, payload in actions:
                 await services.perform_action(
                     client=client,
