@@ -31,7 +31,7 @@ from activities.changes import Notice
 from activities.notify import NotifyActivities
 from config import Settings
 from db.engine import transaction
-from db.models import Case, Customer
+from db.models import Case, Customer, Notification
 from db.pushes import PushDelivery, PushRecord, PushService
 from domain.i18n import label
 from domain.value_push import (
@@ -66,19 +66,26 @@ class CampaignActivities:
     async def send_batch(self, req: SendBatch) -> BatchSent:
         intake = req.intake
         day = req.at.astimezone(ZoneInfo(self.settings.timezone)).date()
+        # A retried batch (a timeout, a lost worker) resumes after the last customer an earlier attempt
+        # heartbeated: a channel that times out on every message cannot make each attempt start over.
+        details = activity.info().heartbeat_details
+        reached = int(details[0]) if details else req.after
         sent = BatchSent()
         async with transaction(self.url) as db:
             await db.execute(select(func.pg_advisory_xact_lock(CAP_LOCK)))
             customers = list((await db.execute(_audience(intake, req.after, req.size))).scalars())
             ids = [c.id for c in customers]
+            # This batch's span of customer ids: the last batch's is open-ended, so a delivery an earlier
+            # attempt wrote for a customer who has since left the audience still gets its message.
+            span = PushDelivery.customer_id > req.after
+            if len(customers) == req.size:
+                span = and_(span, PushDelivery.customer_id <= ids[-1])
             mine = set(
                 await db.scalars(
-                    select(PushDelivery.customer_id).where(
-                        PushDelivery.case_number == req.number, PushDelivery.customer_id.in_(ids)
-                    )
+                    select(PushDelivery.customer_id).where(PushDelivery.case_number == req.number, span)
                 )
             )
-            recent = await _recently_pushed(db, req, ids)
+            used = await _cap_keys_used(db, req.number, ids)
             for customer in customers:
                 if customer.id in mine:
                     continue  # a retried batch: written before, the message goes (once) below
@@ -88,7 +95,7 @@ class CampaignActivities:
                 key = cap_key(intake.push_type, day, customer.contract_end)
                 if channel is None:
                     sent.unreachable += 1
-                elif (customer.id, key) in recent:
+                elif (customer.id, key) in used:
                     sent.capped += 1
                 else:
                     await db.execute(
@@ -107,23 +114,38 @@ class CampaignActivities:
             deliveries = list(
                 await db.scalars(
                     select(PushDelivery)
-                    .where(PushDelivery.case_number == req.number, PushDelivery.customer_id.in_(ids))
+                    .where(PushDelivery.case_number == req.number, span)
                     .order_by(PushDelivery.customer_id)
                 )
             )
         for delivery in deliveries:
             sent.delivered += 1
             sent.channels[delivery.channel] = sent.channels.get(delivery.channel, 0) + 1
+            if delivery.customer_id in mine and delivery.customer_id <= reached:
+                continue  # an earlier attempt handed this message to the notifier
             try:
                 await self.notifier.notify(self._notice(req, delivery))
             except ApplicationError as err:
                 # The row stays 'failed' in the outbox; one customer's channel does not hold up the rest.
-                sent.failed += 1
                 activity.logger.warning("push %s to customer %s: %s", req.number, delivery.customer_id, err)
             activity.heartbeat(delivery.customer_id)
+        sent.failed = await self._failed(req.number, [d.customer_id for d in deliveries])
         sent.customers = len(customers)
         sent.last = ids[-1] if ids else None
         return sent
+
+    async def _failed(self, number: str, customer_ids: list[int]) -> int:
+        """The batch's messages the channel refused, this attempt or an earlier one (the outbox's rows)."""
+        async with transaction(self.url) as db:
+            failed = await db.scalar(
+                select(func.count()).where(
+                    Notification.case_number == number,
+                    Notification.purpose == "push",
+                    Notification.recipient.in_([f"customer:{i}" for i in customer_ids]),
+                    Notification.status == "failed",
+                )
+            )
+            return failed or 0
 
     def _notice(self, req: SendBatch, delivery: PushDelivery) -> Notice:
         base = self.settings.public_url.rstrip("/")
@@ -226,25 +248,17 @@ def _audience(intake: ValuePushIntake, after: int, size: int) -> Any:
     return query
 
 
-async def _recently_pushed(db: AsyncSession, req: SendBatch, ids: list[int]) -> set[tuple[int, str | None]]:
-    """R-6: (customer, cap key) pairs another campaign already used — a monthly push within the cadence
-    (key None), or the birthday of this year / the renewal of this contract end."""
-    others = and_(PushDelivery.customer_id.in_(ids), PushDelivery.case_number != req.number)
-    if req.intake.push_type is PushType.MONTHLY:
-        rows = await db.scalars(
-            select(PushDelivery.customer_id).where(
-                others,
-                PushDelivery.push_type == PushType.MONTHLY,
-                PushDelivery.sent_at > req.at - req.cadence,
-            )
-        )
-        return {(customer_id, None) for customer_id in rows}
+async def _cap_keys_used(db: AsyncSession, number: str, ids: list[int]) -> set[tuple[int, str]]:
+    """R-6: the (customer, cap key) pairs other campaigns used — this month's monthly push, this year's
+    birthday push, the renewal push of this contract end."""
     pairs = await db.execute(
         select(PushDelivery.customer_id, PushDelivery.cap_key).where(
-            others, PushDelivery.cap_key.is_not(None)
+            PushDelivery.customer_id.in_(ids),
+            PushDelivery.case_number != number,
+            PushDelivery.cap_key.is_not(None),
         )
     )
-    return {(customer_id, key) for customer_id, key in pairs}
+    return {(customer_id, key) for customer_id, key in pairs.tuples()}
 
 
 def _credited(case: Any, processes: tuple[str, ...]) -> ColumnElement[bool]:

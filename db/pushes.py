@@ -77,7 +77,8 @@ class PushDelivery(Base):
     __tablename__ = "push_deliveries"
     __table_args__ = (
         UniqueConstraint("case_number", "customer_id"),
-        # a birthday or renewal push reaches a customer once per year or contract end.
+        # a customer gets one monthly push a month, one birthday push a year, one renewal push per
+        # contract end.
         Index("ix_push_deliveries_cap", "customer_id", "cap_key", unique=True),
         Index("ix_push_deliveries_recent", "customer_id", "push_type", "sent_at"),
     )
@@ -93,4 +94,5 @@ class PushDelivery(Base):
     converted_at: Mapped[datetime | None]
     note: Mapped[str | None] = mapped_column(Text)
     push_type: Mapped[str] = mapped_column(String(20), default="monthly", server_default="monthly")
+    # monthly:2026-11 | birthday:2026 | renewal:2026-12-05
     cap_key: Mapped[str | None] = mapped_column(String(60))

@@ -138,14 +138,15 @@ class TagServiceRow(TagService):
 # -- R-6: the per-customer frequency cap ---------------------------------------------------------------------
 
 
-def cap_key(push_type: PushType, day: date, contract_end: date | None) -> str | None:
-    """The key of a once-only extra push: one birthday push a year, one renewal push per contract end.
-    None for the monthly push, which is capped by the cadence window instead (at most one per 30 days)."""
+def cap_key(push_type: PushType, day: date, contract_end: date | None) -> str:
+    """What a customer may get once (unique per customer in ``push_deliveries``): one monthly push per
+    calendar month (每月集中推送1次), one birthday push a year, one renewal push per contract end. A month,
+    not a 30-day window: the planner runs on the 1st, and 1 February to 1 March is 28 days."""
     if push_type is PushType.BIRTHDAY:
         return f"birthday:{day.year}"
     if push_type is PushType.RENEWAL:
         return f"renewal:{(contract_end or day).isoformat()}"
-    return None
+    return f"monthly:{day:%Y-%m}"
 
 
 def channel_for(
@@ -165,7 +166,6 @@ class SendBatch(Model):
     number: str
     intake: ValuePushIntake
     at: datetime
-    cadence: timedelta  # R-6: no second monthly push to a customer within this (the MONTHLY_PUSH rule)
     after: int = 0  # customer id the previous batch ended with
     size: int = SEND_BATCH
 

@@ -71,20 +71,19 @@ class ValuePushWorkflow(CaseWorkflow):
 
     async def push(self, intake: d.ValuePushIntake, at: datetime) -> d.BatchSent:
         """VP-1/VP-2: the audience in batches, each customer on their channel, under the frequency cap (R-6)."""
-        # R-6: the monthly cadence is also the cap: no customer gets a second monthly push within it.
-        cadence = self.steps.rule_for(Step.MONTHLY_PUSH).target
         window = self.steps.rule_for(Step.EFFECT_WINDOW).target
-        assert cadence is not None and window is not None
+        assert window is not None
         total, after = d.BatchSent(), 0
         while True:
             batch = await workflow.execute_activity_method(
                 CampaignActivities.send_batch,
-                d.SendBatch(number=self.number, intake=intake, at=at, cadence=cadence, after=after),
+                d.SendBatch(number=self.number, intake=intake, at=at, after=after),
                 start_to_close_timeout=SEND_TIMEOUT,
                 heartbeat_timeout=SEND_HEARTBEAT,
             )
             total = total.add(batch)
-            if batch.last is None or batch.customers < d.SEND_BATCH:
+            # Staff closing the case stop a large campaign between batches (the close answers once it ends).
+            if batch.last is None or batch.customers < d.SEND_BATCH or self.closing:
                 break
             after = batch.last
         ends = at + window

@@ -188,6 +188,9 @@ async def test_cp1_complaint_is_recorded_and_contact_is_due_in_five_minutes_thre
     assert cause.type == STEP_NOT_OPEN
     current = await grade(handle, "general")
     assert current.open_step.step == "calming_contact" and current.severity == "general"
+    # CP-1 general complaint: the calming contact is owed 1 h after the complaint came in.
+    opened = rows(settings, "SELECT opened_at FROM cases WHERE number=%s", handle.id)[0]["opened_at"]
+    assert current.open_step.due_at - opened == timedelta(hours=1)
     await close(handle, phoned)
 
 

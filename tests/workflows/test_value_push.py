@@ -4,18 +4,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio import workflow
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.campaigns import metrics_for
+from activities.campaigns import CampaignActivities, metrics_for
 from activities.cases import CaseActivities
 from activities.changes import OpenCaseRequest
 from config import Settings
@@ -23,6 +26,7 @@ from db.engine import transaction
 from domain import value_push as d
 from domain.actions import Closure
 from domain.models import CaseRef, CaseView, Process, Step
+from tests.activities.helpers import Gateway
 from tests.workflows.helpers import events, publish, rows, start_presales, wait_for_step
 from workflows import registry
 from workflows import value_push as vp
@@ -31,25 +35,22 @@ from workflows.schedules import schedule_of
 from workflows.value_push import MonthlyPushPlanner, PushOccasionsWorkflow, ValuePushWorkflow
 
 LINK = "https://careflow.example.com/services/feature-tutorials"
-# The policy the ``quick`` fixture publishes: the window and the cadence are data, so the tests need to skip
-# minutes, not days, past every other case the session left running.
-WINDOW, CADENCE = timedelta(minutes=10), timedelta(hours=1)
+# The policy the ``quick`` fixture publishes: the window is data, so the tests need to skip minutes, not days,
+# past every other case the session left running.
+WINDOW = timedelta(minutes=10)
 STARTED: list[str] = []
 
 
 async def publish_quick(settings: Settings) -> None:
     await publish(
         settings,
-        *(
-            {
-                "process": "value_push",
-                "step": step,
-                "target": f"{int(span.total_seconds())}s",
-                "calendar": "24x7",
-            }
-            for step, span in ((Step.EFFECT_WINDOW, WINDOW), (Step.MONTHLY_PUSH, CADENCE))
-        ),
-        note="tests: a short value-push window and cadence",
+        {
+            "process": "value_push",
+            "step": Step.EFFECT_WINDOW,
+            "target": f"{int(WINDOW.total_seconds())}s",
+            "calendar": "24x7",
+        },
+        note="tests: a short value-push window",
     )
 
 
@@ -158,7 +159,11 @@ async def live(settings: Settings, number: str) -> d.PushMetrics:
 
 async def test_r6_cap_keys_and_vp2_channel_choice():
     day = date(2026, 11, 5)
-    assert d.cap_key(d.PushType.MONTHLY, day, None) is None
+    assert d.cap_key(d.PushType.MONTHLY, day, None) == "monthly:2026-11"
+    # One monthly push a calendar month, not one per 30 days: the planner runs on the 1st, and
+    # 1 February to 1 March is 28 days.
+    feb, mar = date(2027, 2, 1), date(2027, 3, 1)
+    assert d.cap_key(d.PushType.MONTHLY, feb, None) != d.cap_key(d.PushType.MONTHLY, mar, None)
     assert d.cap_key(d.PushType.BIRTHDAY, day, None) == "birthday:2026"
     assert d.cap_key(d.PushType.RENEWAL, day, date(2026, 12, 5)) == "renewal:2026-12-05"
     assert d.channel_for(None, "wechat", "a@b.c", "138") == "wechat"
@@ -224,17 +229,15 @@ async def test_vp2_channel_override_and_an_empty_audience_closes_the_campaign(en
 # -- R-6: frequency cap ------------------------------------------------------------------------------------------
 
 
-async def test_r6_frequency_cap_skips_a_recently_pushed_customer(
-    env: WorkflowEnvironment, client, settings, worker, quick
-):
+async def test_r6_frequency_cap_is_one_monthly_push_a_calendar_month(env, client, settings, worker):
     tag = a_tag()
     first, second = customer(settings, tags=[tag]), customer(settings, tags=[tag])
     june = await start(client, settings, tag=tag)
-    await pushed(settings, june)
+    record = await pushed(settings, june)
     newcomer = customer(settings, tags=[tag])
     again = await start(client, settings, tag=tag, service="套餐优惠")
-    record = await pushed(settings, again)
-    assert set(deliveries(settings, again.id)) == {newcomer} and record["capped"] == 2
+    assert (await pushed(settings, again))["capped"] == 2
+    assert set(deliveries(settings, again.id)) == {newcomer}
     # Birthday and renewal pushes are extras with their own cap: once a year, once per contract end.
     birthday = await start(client, settings, tag="birthday", push_type="birthday", customer_ids=[first])
     await pushed(settings, birthday)
@@ -242,11 +245,147 @@ async def test_r6_frequency_cap_skips_a_recently_pushed_customer(
     twice = await start(client, settings, tag="birthday", push_type="birthday", customer_ids=[first])
     assert await twice.result() == d.OUTCOME_NO_AUDIENCE
     assert sent_payload(settings, twice.id)["capped"] == 1
-    # After the monthly cadence (the MONTHLY_PUSH rule, 30 days by default) everyone may be pushed again.
-    await env.sleep(CADENCE + timedelta(minutes=1))
+    # Pushed in the last hour of the previous month, everyone gets this month's push.
+    month = record["pushed_at"].astimezone(ZoneInfo(settings.timezone)).replace(day=1, hour=0, minute=0)
+    earlier = month - timedelta(hours=1)
+    rows(
+        settings,
+        "UPDATE push_deliveries SET sent_at=%s, cap_key=%s WHERE case_number IN (%s, %s) RETURNING id",
+        earlier,
+        f"monthly:{earlier:%Y-%m}",
+        june.id,
+        again.id,
+    )
     july = await start(client, settings, tag=tag)
     await pushed(settings, july)
     assert set(deliveries(settings, july.id)) == {first, second, newcomer}
+
+
+# -- the send batch itself: retries, heartbeats, concurrent campaigns (real Postgres, a real HTTP gateway) ------
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    gw = Gateway().start()
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
+async def campaign_case(settings: Settings, intake: d.ValuePushIntake) -> str:
+    """A campaign's case and push record, as the workflow opens them, for calling its activities directly."""
+    number = f"VP-T{uuid.uuid4().hex[:8]}"
+    await CaseActivities(settings.sqlalchemy_url()).open_case(
+        OpenCaseRequest(
+            case=CaseRef(number=number, process=Process.VALUE_PUSH, actor="test"),
+            subject=intake.service,
+            opened_at=datetime.now(UTC),
+            record=intake.record(),
+        )
+    )
+    return number
+
+
+def sends(gateway: Gateway) -> list[str]:
+    """The customers the gateway accepted a push for, once per accepted request."""
+    return [":".join(r["json"]["key"].rsplit(":", 2)[1:]) for r in gateway.requests if r["status"] < 300]
+
+
+async def test_r6_vp2_a_retried_send_batch_pushes_no_customer_twice_and_resumes_after_its_heartbeat(
+    settings, gateway
+):
+    tag = a_tag()
+    ids = [customer(settings, tags=[tag], preferred="sms") for _ in range(3)]
+    intake = d.ValuePushIntake(tag=tag, service="新功能教程", link=LINK)
+    req = d.SendBatch(number=await campaign_case(settings, intake), intake=intake, at=datetime.now(UTC))
+    acts = CampaignActivities(
+        settings.sqlalchemy_url(), settings.model_copy(update={"gateway_url": gateway.url})
+    )
+
+    async def attempt(*, resume_after: int | None = None) -> tuple[d.BatchSent, list[int]]:
+        run = ActivityEnvironment()
+        if resume_after is not None:
+            run.info = dataclasses.replace(run.info, attempt=2, heartbeat_details=[resume_after])
+        beats: list[int] = []
+        run.on_heartbeat = lambda *details: beats.append(details[0])
+        return await run.run(acts.send_batch, req), beats
+
+    # The gateway is down: every message fails, and each customer handed over is heartbeated.
+    gateway.status = 503
+    sent, beats = await attempt()
+    assert (sent.delivered, sent.failed, sent.channels, beats) == (3, 3, {"sms": 3}, ids)
+    # The retry resumes after the last heartbeat the server kept: only the third customer is tried again.
+    gateway.status = 200
+    sent, beats = await attempt(resume_after=ids[1])
+    assert (sent.delivered, sent.failed, beats) == (3, 2, [ids[2]])
+    assert sends(gateway) == [f"customer:{ids[2]}"]
+    # A retry from the start: the failed two are sent now, the third is not sent again.
+    sent, _ = await attempt()
+    assert (sent.delivered, sent.failed) == (3, 0)
+    assert sorted(sends(gateway)) == sorted(f"customer:{i}" for i in ids)
+    assert len(deliveries(settings, req.number)) == 3
+    outbox = rows(settings, "SELECT status FROM notifications WHERE case_number=%s", req.number)
+    assert [r["status"] for r in outbox] == ["sent"] * 3
+
+
+async def test_r6_two_concurrent_campaigns_push_each_customer_once(settings, gateway):
+    tag = a_tag()
+    ids = {customer(settings, tags=[tag], preferred="sms") for _ in range(12)}
+    acts = CampaignActivities(
+        settings.sqlalchemy_url(), settings.model_copy(update={"gateway_url": gateway.url})
+    )
+    at = datetime.now(UTC)
+    batches = []
+    for service in ("新功能教程", "套餐优惠"):
+        intake = d.ValuePushIntake(tag=tag, service=service, link=LINK)
+        batches.append(d.SendBatch(number=await campaign_case(settings, intake), intake=intake, at=at))
+    one, two = await asyncio.gather(*(ActivityEnvironment().run(acts.send_batch, b) for b in batches))
+    assert one.delivered + two.delivered == 12 and one.capped + two.capped == 12
+    reached = rows(
+        settings,
+        "SELECT customer_id FROM push_deliveries WHERE case_number IN (%s, %s)",
+        *(b.number for b in batches),
+    )
+    assert sorted(r["customer_id"] for r in reached) == sorted(ids)
+    assert sorted(sends(gateway)) == sorted(f"customer:{i}" for i in ids)
+
+
+def many_customers(settings: Settings, tag: str, n: int) -> set[int]:
+    found = rows(
+        settings,
+        "INSERT INTO customers (type, name, email, contacts, tier, tags)"
+        " SELECT 'individual', 'batch-' || n, 'fan@example.com', '[]', 'normal', %s::jsonb"
+        " FROM generate_series(1, %s) AS n RETURNING id",
+        f'["{tag}"]',
+        n,
+    )
+    return {r["id"] for r in found}
+
+
+async def test_vp2_an_audience_larger_than_a_batch_is_pushed_in_full(env, client, settings, worker):
+    tag = a_tag()
+    ids = many_customers(settings, tag, d.SEND_BATCH + 1)
+    handle = await start(client, settings, tag=tag)
+    record = await pushed(settings, handle)
+    assert record["count"] == d.SEND_BATCH + 1 and set(deliveries(settings, handle.id)) == ids
+    messages = rows(
+        settings,
+        "SELECT count(DISTINCT recipient) AS n, count(*) AS total FROM notifications"
+        " WHERE case_number=%s AND purpose='push'",
+        handle.id,
+    )[0]
+    assert messages == {"n": d.SEND_BATCH + 1, "total": d.SEND_BATCH + 1}
+
+
+async def test_vp2_closing_a_campaign_stops_its_push_between_batches(env, client, settings, worker):
+    tag = a_tag()
+    many_customers(settings, tag, 4 * d.SEND_BATCH)
+    handle = await start(client, settings, tag=tag)
+    view = await handle.execute_update(ValuePushWorkflow.close, Closure(actor="运营小E", reason="内容有误"))
+    assert view.state == "closed" and await handle.result() == "closed_by_staff"
+    assert len(deliveries(settings, handle.id)) < 4 * d.SEND_BATCH
+    assert "push_sent" in events(settings, handle.id)
 
 
 # -- VP-3: effect window, attribution, record, analysis ------------------------------------------------------------
