@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta, timezone
 from typing import Any, ClassVar
@@ -89,6 +90,7 @@ class CaseWorkflow:
         self._action: TakenAction | None = None
         self._record_patch: dict[str, Any] = {}
         self._events = 0
+        self._background: list[asyncio.Task[None]] = []
 
     # -- lifecycle --------------------------------------------------------------------------------------------
 
@@ -131,8 +133,19 @@ class CaseWorkflow:
             case_patch={"outcome": outcome, "closed_at": now, "current_step": None},
         )
         self.finished = True  # recorded: actions waiting on the close may answer now
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.settle()
         return outcome
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Runs ``work`` beside the process (a message sent from a staff action); ``settle`` waits for it."""
+        self._background.append(asyncio.create_task(work))
+
+    async def settle(self) -> None:
+        """Before the run ends (finish, continue-as-new): staff actions answered, background messages out."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        while self._background:
+            await self._background.pop()
+        await workflow.wait_condition(workflow.all_handlers_finished)
 
     async def park(self, until: Callable[[], bool], *, timeout: timedelta | None) -> None:
         """Waits for ``until``, a staff action, or ``timeout`` (raises asyncio.TimeoutError)."""

@@ -89,7 +89,7 @@ class PresalesWorkflow(CaseWorkflow):
                 await self.steps.notify("product_update", audience="customer")
                 await self.steps.record("product_update_sent")
                 if workflow.info().is_continue_as_new_suggested():
-                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    await self.settle()
                     workflow.continue_as_new(start.model_copy(update={"carried": self.carry()}))
             if self.closing:
                 raise CaseClosing

@@ -43,6 +43,10 @@ NOTIFY_RETRY = RetryPolicy(
 )
 
 
+# Workflow versions (docs/workflows.md): cases that sent messages inside staff actions before this replay so.
+PATCH_NOTIFY_BESIDE_ACTIONS = "notify-beside-staff-actions"
+
+
 class CaseClosing(Exception):
     """Unwinds a process when staff close the case at whatever step it stands."""
 
@@ -389,49 +393,42 @@ class Steps:
         due_at: datetime | None = None,
         context: dict[str, Any] | None = None,
     ) -> None:
+        """Sends a message through the notifier. Called from a staff action (an Update handler), the message
+        goes out beside the case: a channel that is down (retried for about 15 minutes) must not hold the
+        staff member's answer. The case finishes only after such messages are out (``CaseWorkflow.settle``)."""
         current = self.current
         if due_at is None and current is not None:
             due_at = current.clock.due_at()
-        key = self.case.next_event_key(f"notify:{purpose}:{recipient_role or department or audience}")
+        notice = Notice(
+            key=self.case.next_event_key(f"notify:{purpose}:{recipient_role or department or audience}"),
+            number=self.case.number,
+            purpose=purpose,
+            audience=audience,  # type: ignore[arg-type]
+            recipient_role=recipient_role,
+            recipient=recipient,
+            department=department,
+            step=current.step if current else None,
+            level=level,
+            due_at=due_at,
+            context=context or {},
+        )
+        if workflow.current_update_info() is not None and workflow.patched(PATCH_NOTIFY_BESIDE_ACTIONS):
+            self.case.in_background(self._deliver(notice))
+        else:
+            await self._deliver(notice)
+
+    async def _deliver(self, notice: Notice) -> None:
         try:
-            await self._send(
-                key, purpose, level, recipient_role, recipient, department, audience, due_at, context
+            await workflow.execute_activity_method(
+                NotifyActivities.notify,
+                notice,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=NOTIFY_RETRY,
             )
         except ActivityError as err:
             # The inbox rows are written before anything is sent, so staff still see the message; a channel
             # that stays down must not hold the case's clock hostage. The outbox shows the failed rows.
             await self.record(
-                "notify_failed", payload={"purpose": purpose, "key": key, "error": str(err.cause or err)}
+                "notify_failed",
+                payload={"purpose": notice.purpose, "key": notice.key, "error": str(err.cause or err)},
             )
-
-    async def _send(
-        self,
-        key: str,
-        purpose: str,
-        level: int,
-        recipient_role: Role | None,
-        recipient: str | None,
-        department: str | None,
-        audience: str,
-        due_at: datetime | None,
-        context: dict[str, Any] | None,
-    ) -> None:
-        current = self.current
-        await workflow.execute_activity_method(
-            NotifyActivities.notify,
-            Notice(
-                key=key,
-                number=self.case.number,
-                purpose=purpose,
-                audience=audience,  # type: ignore[arg-type]
-                recipient_role=recipient_role,
-                recipient=recipient,
-                department=department,
-                step=current.step if current else None,
-                level=level,
-                due_at=due_at,
-                context=context or {},
-            ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=NOTIFY_RETRY,
-        )

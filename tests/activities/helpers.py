@@ -8,6 +8,7 @@ import email.policy
 import json
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -59,6 +60,7 @@ class Gateway:
     """A real HTTP endpoint on localhost that records every POST and answers with ``status``."""
 
     status: int = 200
+    delay: float = 0.0  # seconds before answering: a slow gateway
     requests: list[dict[str, Any]] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
 
@@ -73,6 +75,7 @@ class Gateway:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                time.sleep(gateway.delay)
                 gateway.requests.append(
                     {
                         "path": self.path,

@@ -112,3 +112,14 @@ async def close_case(handle: WorkflowHandle) -> None:
     """Ends a case a test leaves open with the close action. Terminating one while an activity runs can leave
     the time-skipping server's clock stuck for the rest of the session."""
     await handle.execute_update("close", Closure(actor="tests", reason="test done"))
+
+
+async def rows_eventually(settings: Settings, sql: str, *params: Any, count: int = 1) -> list[dict[str, Any]]:
+    """``rows`` once at least ``count`` are there: a message sent from a staff action goes out beside the
+    case, so it may land just after the action answered."""
+    for _ in range(100):
+        found = rows(settings, sql, *params)
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.05)
+    return found

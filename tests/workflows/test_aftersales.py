@@ -20,7 +20,7 @@ from domain.actions import Closure, HandOff
 from domain.library import ArchiveRequest
 from domain.models import CaseRef, CaseView, NewCustomer, Process
 from domain.surveys import SatisfactionCallback, SurveyAnswered
-from tests.workflows.helpers import events, rows, wait_for_step
+from tests.workflows.helpers import events, rows, rows_eventually, wait_for_step
 from workflows.aftersales import AftersalesWorkflow
 
 
@@ -361,10 +361,11 @@ async def test_as3_customer_approves_the_remedy_before_it_runs(env, client, sett
     kinds = events(settings, handle.id)
     assert kinds.count("remedy_proposed") == 3 and kinds.count("customer_decided") == 3
     # The customer got each plan to approve.
-    sent = rows(
+    sent = await rows_eventually(
         settings,
         "SELECT recipient FROM notifications WHERE case_number=%s AND purpose='aftersales_remedy'",
         handle.id,
+        count=3,
     )
     assert len(sent) == 3 and sent[0]["recipient"].startswith("customer:")
     await close(handle)
@@ -399,7 +400,7 @@ async def test_as3_onsite_repair_gets_an_engineer_within_24_hours_and_keeps_the_
         d.Resolution(actor="tech.wang", remedy="上门更换主板", customer_confirmed=True),
     )
     assert view.open_step.step == "satisfaction_callback"
-    progress = rows(
+    progress = await rows_eventually(
         settings,
         "SELECT body FROM notifications WHERE case_number=%s AND purpose='aftersales_progress'",
         handle.id,
@@ -449,7 +450,7 @@ async def test_as5_complex_fault_reports_progress_within_24_hours_and_is_resolve
     assert view.open_step.due_at == opened_at + timedelta(hours=48)
     await env.sleep(timedelta(hours=44))
     assert (await view_of(handle)).sla_state == "breached"
-    sent = rows(
+    sent = await rows_eventually(
         settings,
         "SELECT recipient, body FROM notifications WHERE case_number=%s AND purpose='aftersales_progress'",
         handle.id,
@@ -480,7 +481,7 @@ async def test_as5_fault_gets_5_minute_response_and_a_warehouse_hand_off_carries
     )
     handoff = view.open_step.handoffs[0]
     assert handoff.due_at - handoff.handed_at == timedelta(hours=2)
-    told = rows(
+    told = await rows_eventually(
         settings,
         "SELECT body FROM notifications WHERE case_number=%s AND purpose='handoff' AND channel='inbox'",
         handle.id,

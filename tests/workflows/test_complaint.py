@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -423,3 +424,39 @@ async def test_cp_staff_close_ends_the_complaint_at_any_step(env, client, settin
     await close(handle)
     case = rows(settings, "SELECT state, outcome, current_step FROM cases WHERE number=%s", handle.id)[0]
     assert case == {"state": "closed", "outcome": "closed_by_staff", "current_step": None}
+
+
+async def test_com2_a_slow_customer_channel_does_not_hold_the_staff_action(env, client, settings):
+    """The apology goes out beside the case: the specialist's action answers at once, the SMS follows, and the
+    case closes only once it is out."""
+    from tests.activities.helpers import Gateway
+    from worker import build_worker
+
+    gateway = Gateway(delay=3.0).start()
+    slow = settings.model_copy(
+        update={"task_queue": f"q-slow-{uuid.uuid4().hex[:6]}", "gateway_url": gateway.url}
+    )
+    customer_id = rows(
+        settings,
+        "INSERT INTO customers (type, name, phone, contacts, preferred_channel, tier) "
+        "VALUES ('individual', '短信客户', '13900139000', '[]', 'sms', 'normal') RETURNING id",
+    )[0]["id"]
+    try:
+        async with build_worker(client, slow):
+            handle = await start(client, slow, customer_id=customer_id)
+            began = time.monotonic()
+            await contact(handle)
+            assert time.monotonic() - began < 2.5  # the gateway takes 3 s to answer
+            apology = await sent(settings, handle.id, "apology")
+            assert [(m["channel"], m["recipient"]) for m in apology] == [("sms", f"customer:{customer_id}")]
+            await act(handle, "close", Closure, reason="测试结束")
+            assert await handle.result() == "closed_by_staff"
+            # The run ended after the message was delivered, not before.
+            row = rows(
+                settings,
+                "SELECT status FROM notifications WHERE case_number=%s AND purpose='apology'",
+                handle.id,
+            )
+            assert [r["status"] for r in row] == ["sent"] and len(gateway.requests) == 1
+    finally:
+        gateway.stop()
