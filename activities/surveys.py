@@ -17,6 +17,7 @@ from activities.notify import NotifyActivities
 from config import Settings
 from db.engine import transaction
 from db.models import Case, CaseEvent, Customer, Notification
+from db.records import RECORDS
 from db.surveys import ImprovementTask, Survey
 from domain.surveys import (
     ACTIVE_WITHIN,
@@ -119,12 +120,29 @@ async def answer(
         assert before is not None and before.score is not None
         task = await db.scalar(select(ImprovementTask.id).where(ImprovementTask.survey_id == survey_id))
         return AnswerResult(survey_id=survey_id, score=before.score, improvement_task=task, first=False)
+    await _keep_on_record(db, stored, score)
     task_id = None
     if needs_improvement(SurveyKind(stored.kind), score):
         task_id = await _open_improvement(
             db, stored, score=score, comment=comment, actor=by or "customer", at=at
         )
     return AnswerResult(survey_id=survey_id, score=score, improvement_task=task_id, first=True)
+
+
+async def _keep_on_record(db: AsyncSession, survey: Survey, score: int) -> None:
+    """A case survey's score goes into its process record's satisfaction column (SPEC §7), also when the
+    case closed without waiting for it; a score the workflow recorded already stays."""
+    record = RECORDS.get(survey.process or "")
+    if survey.kind != SurveyKind.CSAT or survey.case_number is None or record is None:
+        return
+    column = record.__table__.columns.get("satisfaction")
+    if column is None:
+        return
+    await db.execute(
+        update(record)
+        .where(record.case_number == survey.case_number, column.is_(None))  # type: ignore[attr-defined]
+        .values(satisfaction=score)
+    )
 
 
 async def _open_improvement(

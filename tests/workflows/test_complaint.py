@@ -369,6 +369,11 @@ async def test_cp4_general_complaint_result_survey_and_case_library(env, client,
     case = rows(settings, "SELECT state, outcome FROM cases WHERE number=%s", handle.id)[0]
     assert case == {"state": "closed", "outcome": "resolved"}
     assert events(settings, handle.id)[-2:] == ["archived", "closed_event"]
+    # The customer answers after the case closed: the score still lands in the tracking record (§7).
+    from tests.workflows.test_aftersales import answer_on_the_link
+
+    await answer_on_the_link(settings, handle.id, 4, "处理及时")
+    assert record(settings, handle.id)["satisfaction"] == 4
 
 
 async def test_cp4_major_second_callback_within_three_days_breaches_when_missed(
