@@ -403,4 +403,6 @@ def test_schedules_is_a_one_shot_after_migrate_and_temporal(services: dict) -> N
     service = services["schedules"]
     assert service.get("restart", "no") == "no"
     deps = depends_on(service)
-    assert deps.get("migrate") == "service_completed_successfully" and deps.get("temporal") == "service_healthy"
+    assert (
+        deps.get("migrate") == "service_completed_successfully" and deps.get("temporal") == "service_healthy"
+    )

@@ -10,7 +10,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from domain.i18n import label, qualified_label
+from domain.i18n import qualified_label
 
 LONG_TEXT = 500
 
