@@ -46,7 +46,9 @@ async def main() -> None:
         await page.screenshot(path=OUT / "new-case.png")
         for prefix, name in (("AS-", "aftersales-case"), ("CP-", "complaint-case"), ("OF-", "order-case")):
             await page.goto(f"{APP}/")
-            href = await page.locator(f"table.cases tbody tr a[href*='/cases/{prefix}']").first.get_attribute("href")
+            href = await page.locator(f"table.cases tbody tr a[href*='/cases/{prefix}']").first.get_attribute(
+                "href"
+            )
             await page.goto(f"{APP}{href}")
             await page.screenshot(path=OUT / f"{name}.png", full_page=True)
         await page.goto(f"{APP}/library?q={quote('报表导出失败')}")
