@@ -184,7 +184,7 @@ class AftersalesWorkflow(CaseWorkflow):
             "archived", payload={"library_entry": entry}, record={"satisfaction": answer.score}
         )
 
-    def _offered(self, name: str) -> bool:
+    def offers(self, name: str) -> bool:
         """Whether an action the step allows makes sense now (the view offers only those; the validators
         refuse the rest with 409)."""
         waiting = self.proposal is not None and self.approved is None
@@ -193,12 +193,6 @@ class AftersalesWorkflow(CaseWorkflow):
             "customer_decision": waiting,
             "resolve": bool(self.approved),
         }.get(name, True)
-
-    @workflow.query
-    def view(self) -> CaseView:
-        view = super().view()
-        view.actions = [a for a in view.actions if self._offered(a)]
-        return view
 
     # -- staff actions (Updates), each with its validator ------------------------------------------------------
 

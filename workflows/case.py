@@ -340,6 +340,11 @@ class CaseWorkflow:
 
     # -- what people see --------------------------------------------------------------------------------------
 
+    def offers(self, name: str) -> bool:
+        """Whether the case offers an action its step allows: a process narrows this where an action is
+        open only at a point inside a step (a decision only once a plan is proposed)."""
+        return True
+
     @workflow.query
     def view(self) -> CaseView:
         current = self.steps.current
@@ -368,6 +373,7 @@ class CaseWorkflow:
             paused=bool(current and current.clock.paused),
             awaiting_reply=bool(current and any(h.replied_at is None for h in current.handoffs)),
         )
+        actions = [name for name in actions if self.offers(name)]
         return CaseView(
             number=self.number,
             process=self.process,

@@ -151,7 +151,7 @@ class ComplaintWorkflow(CaseWorkflow):
             raise ApplicationError(message, type=STEP_NOT_OPEN)
         raise ApplicationError(message, field, type=INVALID)
 
-    def _offered(self, name: str) -> bool:
+    def offers(self, name: str) -> bool:
         """Whether an action the step allows makes sense now (the view offers only those)."""
         return {
             "contact_complainant": self.contact is None,
@@ -159,12 +159,6 @@ class ComplaintWorkflow(CaseWorkflow):
             "propose_remedy": self.proposal is None,
             "customer_decision": self.proposal is not None,
         }.get(name, True)
-
-    @workflow.query
-    def view(self) -> CaseView:
-        view = super().view()
-        view.actions = [a for a in view.actions if self._offered(a)]
-        return view
 
     # -- staff actions (Updates), each with its validator ------------------------------------------------------
 
