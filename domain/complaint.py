@@ -212,6 +212,18 @@ class ResultReport(ActionInput):
         return v.replace(tzinfo=_STAFF_TZ) if v is not None and v.tzinfo is None else v
 
 
+class Execution(ActionInput):
+    """CP-4: the accepted plan has been carried out (the refund paid, the replacement delivered)."""
+
+    executed_at: datetime | None = Field(default=None, description="when it was done (empty: now)")
+    note: str = Field(default="", max_length=2000, description="what was done")
+
+    @field_validator("executed_at", mode="after")
+    @classmethod
+    def _beijing(cls, v: datetime | None) -> datetime | None:
+        return v.replace(tzinfo=_STAFF_TZ) if v is not None and v.tzinfo is None else v
+
+
 ACTIONS: list[ActionSpec] = [
     ActionSpec("contact_complainant", FirstContact, frozenset({Step.COMPLAINT_CONTACT})),
     ActionSpec("grade_complaint", ComplaintGrading, frozenset({Step.COMPLAINT_CONTACT})),
@@ -219,9 +231,13 @@ ACTIONS: list[ActionSpec] = [
     ActionSpec("report_findings", Findings, frozenset({Step.INVESTIGATION})),
     ActionSpec("propose_remedy", RemedyProposal, frozenset({Step.REMEDY_PLAN})),
     ActionSpec("customer_decision", CustomerDecision, frozenset({Step.REMEDY_PLAN})),
+    ActionSpec("record_execution", Execution, frozenset({Step.REMEDY_EXECUTION})),
     ActionSpec("report_result", ResultReport, frozenset({Step.RESULT_NOTICE})),
     satisfaction_action(Step.SECOND_CALLBACK),
     *COMMON_ACTIONS,
 ]
+
+# Workflow versions (docs/workflows.md): cases whose plan was accepted before the execution step replay without it.
+PATCH_EXECUTION_STEP = "cp4-execution-step"
 
 OUTCOME_RESOLVED = "resolved"

@@ -313,6 +313,8 @@ LABELS: dict[str, dict[str, str]] = {
         "propose_remedy": "提出处理方案",
         "customer_decision": "记录客户是否接受方案",
         "report_result": "告知客户处理结果",
+        "record_execution": "记录方案已执行",
+        "remedy_execution": "方案执行",
         "resolved": "已解决",
         "grade_suggested": "系统建议等级",
         "contacted": "已联系客户致歉",

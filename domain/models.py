@@ -56,6 +56,7 @@ class Step(StrEnum):
     CALMING_CONTACT = "calming_contact"
     INVESTIGATION = "investigation"
     REMEDY_PLAN = "remedy_plan"
+    REMEDY_EXECUTION = "remedy_execution"
     RESULT_NOTICE = "result_notice"
     SECOND_CALLBACK = "second_callback"
     # Value-added push (003 §2.5)

@@ -354,6 +354,7 @@ PROCESS_STEPS: dict[str, list[str]] = {
         Step.CALMING_CONTACT,
         Step.INVESTIGATION,
         Step.REMEDY_PLAN,
+        Step.REMEDY_EXECUTION,
         Step.RESULT_NOTICE,
         Step.SECOND_CALLBACK,
     ],
@@ -661,6 +662,15 @@ DEFAULT_RULES: list[PolicyRule] = [
         "CP-3 · 003 §2.4.2 步骤3 重大投诉48小时内",
         owner=Role.DIRECTOR,
         severity=Severity.MAJOR,
+    ),
+    # Internal: no tier ceiling caps it (a VIP's 4 h solution is the plan, not the refund's arrival).
+    _t(
+        CP,
+        Step.REMEDY_EXECUTION,
+        I,
+        "48h",
+        "CP-4 · 003 §2.4.2 步骤4 方案确认后立即执行(48小时为 Careflow 默认)",
+        owner=Role.COMPLAINT_SPECIALIST,
     ),
     _t(
         CP,

@@ -37,6 +37,7 @@ class ComplaintWorkflow(CaseWorkflow):
         self.proposal: d.RemedyProposal | None = None  # the plan awaiting the customer's decision
         self.accepted: d.RemedyProposal | None = None
         self.accepted_at: datetime | None = None
+        self.executed_at: datetime | None = None  # CP-4: when the accepted plan was carried out
         self.result: d.ResultReport | None = None
 
     @workflow.run
@@ -71,8 +72,14 @@ class ComplaintWorkflow(CaseWorkflow):
             await self._run_and_tell_owner(Step.INVESTIGATION, lambda: self.findings is not None)
             # CP-3: a plan within 24 h (general) or 48 h; only a plan the customer accepts completes the step.
             await self.steps.run(Step.REMEDY_PLAN, until=lambda: self.accepted is not None)
-            # CP-4: the plan runs at once (方案确认后立即执行); the customer hears the result within 24 h.
-            await self.steps.run(Step.RESULT_NOTICE, until=lambda: self.result is not None)
+            # CP-4: the plan runs at once (方案确认后立即执行); the customer hears the result within 24 h of it.
+            if workflow.patched(d.PATCH_EXECUTION_STEP):
+                await self.steps.run(Step.REMEDY_EXECUTION, until=lambda: self.executed_at is not None)
+                await self.steps.run(
+                    Step.RESULT_NOTICE, until=lambda: self.result is not None, since=self.executed_at
+                )
+            else:
+                await self.steps.run(Step.RESULT_NOTICE, until=lambda: self.result is not None)
             assert self.result is not None
             await self.steps.notify(
                 "complaint_result", audience="customer", context={"result": self.result.result}
@@ -255,14 +262,28 @@ class ComplaintWorkflow(CaseWorkflow):
             self._refuse("no remedy plan awaits the customer's decision: propose one first")
 
     @workflow.update
+    async def record_execution(self, e: d.Execution) -> CaseView:
+        self.executed_at = e.executed_at or workflow.now()
+        record = {"executed_at": self.executed_at}
+        return await self.act("record_execution", e, record=self._keep(record))
+
+    @record_execution.validator
+    def _check_execution(self, e: d.Execution) -> None:
+        self.check("record_execution")
+        self._check_execution_time(e.executed_at)
+
+    def _check_execution_time(self, at: datetime | None) -> None:
+        if at is not None and (at > workflow.now() or (self.accepted_at and at < self.accepted_at)):
+            self._refuse("the plan runs after the customer accepted it and before now", field="executed_at")
+
+    @workflow.update
     async def report_result(self, r: d.ResultReport) -> CaseView:
-        self.result = r.model_copy(update={"executed_at": r.executed_at or workflow.now()})
+        executed = self.executed_at or r.executed_at or workflow.now()
+        self.result = r.model_copy(update={"executed_at": executed})
         record = {"executed_at": self.result.executed_at, "result": r.result}
         return await self.act("report_result", self.result, record=self._keep(record))
 
     @report_result.validator
     def _check_result(self, r: d.ResultReport) -> None:
         self.check("report_result")
-        at = r.executed_at
-        if at is not None and (at > workflow.now() or (self.accepted_at and at < self.accepted_at)):
-            self._refuse("the plan runs after the customer accepted it and before now", field="executed_at")
+        self._check_execution_time(r.executed_at)

@@ -75,6 +75,8 @@ async def test_cp1_to_cp4_complaint_through_the_rest_api(http: httpx.AsyncClient
     error = await refused("customer_decision", 422, accepted=False)
     assert error["detail"][0]["loc"] == ["body", "note"]
     view = await act("customer_decision", accepted=True)
+    assert view["open_step"]["step"] == "remedy_execution"
+    view = await act("record_execution", note="已上门安装")
     assert view["open_step"]["step"] == "result_notice"
     view = await act("report_result", result="已上门安装完毕，排班校验已上线")
     assert view["state"] == "closed" and view["outcome"] == "resolved"
@@ -88,6 +90,7 @@ async def test_cp1_to_cp4_complaint_through_the_rest_api(http: httpx.AsyncClient
         "calming_contact",
         "investigation",
         "remedy_plan",
+        "remedy_execution",
         "result_notice",
     ]
     kinds = [e["kind"] for e in detail["timeline"]]
@@ -155,6 +158,7 @@ async def test_cp1_to_cp4_complaint_through_the_web_forms(http: httpx.AsyncClien
     page = (await http.get(f"/cases/{number}")).text
     assert "记录客户是否接受方案" in page and 'id="action-propose_remedy"' not in page
     assert (await post("customer_decision", accepted="on", note="同意")).status_code == 303
+    assert (await post("record_execution", executed_at="", note="已退款")).status_code == 303
     assert (await post("report_result", result="退款已到账", executed_at="")).status_code == 303
     await open_step(http, number, None)
     page = (await http.get(f"/cases/{number}")).text

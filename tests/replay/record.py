@@ -117,11 +117,12 @@ async def test_record_process_histories(env, client, settings, worker):
     await h.result()
     await _save(h, "aftersales_reopened_then_resolved")
 
-    # Complaint: a major complaint led by the director, second callback within three days.
+    # Complaint: a major complaint led by the director, its plan carried out, second callback within three days.
+    # (complaint_major_with_second_callback.json, recorded before the execution step, stays for the old branch.)
     h = await cp_.start(client, settings, scope="wide")
     await cp_.to_result_notice(h, "major")
     await cp_.act(h, "report_result", cp.ResultReport, result="已全额退款")
     await env.sleep(timedelta(days=2))
     await h.execute_update(ComplaintWorkflow.record_satisfaction, SatisfactionCallback(actor="a", score=5))
     await h.result()
-    await _save(h, "complaint_major_with_second_callback")
+    await _save(h, "complaint_major_executed_with_second_callback")

@@ -126,7 +126,8 @@ async def to_result_notice(handle: WorkflowHandle, level: str) -> CaseView:
         apology=True,
         compensation="延长服务期1个月",
     )
-    return await act(handle, "customer_decision", d.CustomerDecision, accepted=True, note="接受")
+    await act(handle, "customer_decision", d.CustomerDecision, accepted=True, note="接受")
+    return await act(handle, "record_execution", d.Execution, note="已补发")
 
 
 async def close(*handles: WorkflowHandle) -> None:
@@ -322,8 +323,7 @@ async def test_cp3_rejected_plan_is_proposed_again_and_only_the_accepted_one_com
         compensation="200元",
     )
     current = await act(handle, "customer_decision", d.CustomerDecision, accepted=True)
-    assert current.open_step.step == "result_notice"
-    assert current.open_step.due_at - current.open_step.opened_at == timedelta(hours=24)
+    assert current.open_step.step == "remedy_execution"
     kinds = events(settings, handle.id)
     assert kinds.count("remedy_proposed") == 2 and kinds.count("remedy_rejected") == 1
     assert "补偿：200元" in record(settings, handle.id)["remedy"]
@@ -361,7 +361,14 @@ async def test_cp4_general_complaint_result_survey_and_case_library(env, client,
         r["step"]
         for r in rows(settings, "SELECT step FROM case_steps WHERE case_number=%s ORDER BY id", handle.id)
     ]
-    assert steps == ["complaint_contact", "calming_contact", "investigation", "remedy_plan", "result_notice"]
+    assert steps == [
+        "complaint_contact",
+        "calming_contact",
+        "investigation",
+        "remedy_plan",
+        "remedy_execution",
+        "result_notice",
+    ]
     entry = rows(settings, "SELECT * FROM case_library WHERE case_number=%s", handle.id)[0]
     assert (
         entry["category"] == "complaint" and "仓库漏发" in entry["cause"] and "延长服务期" in entry["remedy"]
@@ -404,6 +411,32 @@ async def test_cp4_major_second_callback_within_three_days_breaches_when_missed(
     await Replayer(workflows=[ComplaintWorkflow], data_converter=pydantic_data_converter).replay_workflow(
         await handle.fetch_history()
     )
+
+
+async def test_cp4_result_notice_is_due_24h_after_the_plan_was_carried_out(env, client, settings, worker):
+    """A plan that takes two days to carry out (a replacement shipped) does not breach the result notice:
+    its 24 h count from the execution, which has its own step and deadline."""
+    handle = await start(client, settings)
+    await to_remedy(handle, "general")
+    await act(handle, "propose_remedy", d.RemedyProposal, plan="换新机", replacement="同型号新机")
+    current = await act(handle, "customer_decision", d.CustomerDecision, accepted=True)
+    assert current.open_step.step == "remedy_execution"
+    assert current.open_step.due_at - current.open_step.opened_at == timedelta(hours=48)
+    cause = await refused(handle, "report_result", d.ResultReport, result="r")
+    assert cause.type == STEP_NOT_OPEN
+    await env.sleep(timedelta(hours=40))
+    current = await act(handle, "record_execution", d.Execution, note="新机已签收")
+    step = current.open_step
+    assert step.step == "result_notice" and step.sla_state == "on_track"
+    assert step.due_at - step.opened_at == timedelta(hours=24)
+    await act(handle, "report_result", d.ResultReport, result="新机已送达并安装")
+    assert await handle.result() == "resolved"
+    row = record(settings, handle.id)
+    assert row["executed_at"] is not None and row["result"] == "新机已送达并安装"
+    breached = rows(
+        settings, "SELECT step FROM case_steps WHERE case_number=%s AND breached_at IS NOT NULL", handle.id
+    )
+    assert breached == []
 
 
 async def test_cp4_major_second_callback_in_time_is_on_track(
