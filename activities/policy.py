@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities.calendars import calendar_names
 from db.engine import transaction
 from db.models import SlaPolicyVersion, SlaRule
-from domain.sla import DEFAULT_RULES, PolicyRule, PolicySet, check_policy, version_of
+from domain.sla import (
+    DEFAULT_RULES,
+    PolicyRule,
+    PolicySet,
+    check_policy,
+    seed_rules_for_new_steps,
+    version_of,
+)
 
 SEED_NOTE = "种子版本：SPEC 与手册中的全部默认时限，每条规则注明出处 (seed: every SLA default of SPEC, with its source)"
 
@@ -123,11 +130,19 @@ async def publish(db: AsyncSession, rules: list[PolicyRule], *, note: str, actor
 
 
 async def seed_policy(database_url: str) -> int | None:
-    """Publishes the seed as version 1 on an empty database; returns the version published, if any."""
+    """Publishes the seed as version 1 on an empty database. On a database whose policy predates steps this
+    release added, publishes the next version with the seeded targets of those steps (the admins' own
+    changes stay). Returns the version published, if any."""
     async with transaction(database_url) as db:
-        if await current_version(db) is not None:
+        if await current_version(db) is None:
+            return (await publish(db, list(DEFAULT_RULES), note=SEED_NOTE, actor="seed")).version
+        rules = (await policy_in_force(db)).rules
+        added = seed_rules_for_new_steps(rules)
+        if not added:
             return None
-        return (await publish(db, list(DEFAULT_RULES), note=SEED_NOTE, actor="seed")).version
+        steps = ", ".join(sorted({f"{r.process}/{r.step}" for r in added}))
+        note = f"种子：新步骤的默认时限 (seed: targets of new steps: {steps})"
+        return (await publish(db, [*rules, *added], note=note, actor="seed")).version
 
 
 def parse_rules(raw: list[dict[str, Any]]) -> list[PolicyRule]:

@@ -278,6 +278,13 @@ def check_policy(rules: list[PolicyRule], calendars: set[str]) -> list[str]:
     return problems
 
 
+def seed_rules_for_new_steps(rules: list[PolicyRule]) -> list[PolicyRule]:
+    """The seeded rules of every step the given policy has no catch-all target for: a step a release added
+    (a policy published before it cannot cover it). Empty when the policy covers every step."""
+    covered = {(r.process, r.step) for r in rules if r.is_catch_all}
+    return [r for r in DEFAULT_RULES if r.kind == "target" and (r.process, r.step) not in covered]
+
+
 def version_of(rules: list[PolicyRule]) -> str:
     body = json.dumps(sorted(json.dumps(r.model_dump(mode="json"), sort_keys=True) for r in rules))
     return hashlib.sha256(body.encode()).hexdigest()[:12]

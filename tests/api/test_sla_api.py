@@ -165,3 +165,47 @@ async def test_sla1_admin_page_edits_a_rule_and_shows_errors_in_chinese(http, re
     assert (await http.get("/admin/calendars")).status_code == 200
     cal = await http.get("/admin/calendars/cn-standard?year=2027")
     assert "2027 年：节假日数据包尚无" in cal.text
+
+
+async def test_sla1_migrate_adds_the_seeded_targets_of_new_steps_to_an_older_policy(settings, restore_policy):
+    """A database whose policy predates a step (here the complaint's remedy execution) gets the next version
+    with that step's seeded target on the next migrate; the rest of the policy is kept as it was."""
+    from activities.policy import seed_policy
+
+    current = rows(settings, "SELECT max(version) AS v FROM sla_policy_versions")[0]["v"]
+    older = current + 1
+    rows(
+        settings,
+        "INSERT INTO sla_policy_versions (version, note, published_by, digest, rule_count) "
+        "SELECT %s, 'before remedy_execution', 'tests', 'old', rule_count - 1 FROM sla_policy_versions "
+        "WHERE version = %s RETURNING version",
+        older,
+        current,
+    )
+    columns = (
+        "kind, process, step, severity, tier, channel, variant, metric, owner_role, target_seconds, "
+        "off_hours_target_seconds, warn_at, calendar, chain, source"
+    )
+    rows(
+        settings,
+        f"INSERT INTO sla_rules (version, {columns}) SELECT %s, {columns} FROM sla_rules "
+        "WHERE version = %s AND step <> 'remedy_execution' RETURNING id",
+        older,
+        current,
+    )
+    published = await seed_policy(settings.sqlalchemy_url())
+    assert published == older + 1
+    added = rows(
+        settings,
+        "SELECT step, target_seconds FROM sla_rules WHERE version = %s AND step = 'remedy_execution'",
+        published,
+    )
+    assert added == [{"step": "remedy_execution", "target_seconds": 48 * 3600}]
+    counts = rows(
+        settings,
+        "SELECT version, count(*) AS n FROM sla_rules WHERE version IN (%s, %s) GROUP BY version ORDER BY version",
+        older,
+        published,
+    )
+    assert counts[1]["n"] == counts[0]["n"] + 1
+    assert await seed_policy(settings.sqlalchemy_url()) is None  # nothing new the second time
