@@ -46,6 +46,11 @@ class Customer(Base):
     industry: Mapped[str | None] = mapped_column(String(100))
     region: Mapped[str | None] = mapped_column(String(100))
     tier: Mapped[str] = mapped_column(String(10), default="normal")
+    # Tiering inputs (T-1, db/tiering.py): industry potential high | medium | low, and who referred them.
+    potential: Mapped[str | None] = mapped_column(String(10))
+    referred_by: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
     # C-4 tags (e.g. "high_activity", "upgrade_need", "after_sales_care"): the value-added push audience (VP-1).
     tags: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     # How the customer wants to hear from us (VP-2, PS-3): email | sms | wechat | app; None: email, else SMS.

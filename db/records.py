@@ -9,6 +9,7 @@ from db.models import Base, PresalesRecord
 from db.orders import OrderEvent, OrderRecord
 from db.pushes import PushDelivery, PushRecord
 from db.surveys import ImprovementTask, Survey
+from db.tiering import CustomerScore, TierModel, Transaction
 
 # Each process keeps the columns of its seed chapter-3 table in its own record table.
 RECORDS: dict[str, type[Base]] = {
@@ -22,9 +23,12 @@ RECORDS: dict[str, type[Base]] = {
 __all__ = [
     "RECORDS",
     "Base",
+    "CustomerScore",
     "ImprovementTask",
     "LibraryEntry",
     "OrderEvent",
     "PushDelivery",
     "Survey",
+    "TierModel",
+    "Transaction",
 ]
