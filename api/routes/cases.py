@@ -55,8 +55,10 @@ def _add_start_route(definition: ProcessDef) -> None:
     )
 
 
+# A campaign names no customer but an audience: it starts at POST /api/v1/pushes, which checks that audience.
 for _definition in PROCESSES.values():
-    _add_start_route(_definition)
+    if _definition.process is not Process.VALUE_PUSH:
+        _add_start_route(_definition)
 
 
 @router.post("/cases/{number}/actions/{action}", responses=ERRORS, summary="Perform a staff action")

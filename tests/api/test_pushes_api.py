@@ -105,9 +105,9 @@ async def test_vp2_campaign_through_the_rest_api(http, settings):
     assert case["live"]["record"]["count"] == 2
     cases = (await http.get("/api/v1/cases", params={"process": "value_push", "page_size": 200})).json()
     assert number in [c["number"] for c in cases["items"]]
+    # Campaigns start only here, where their audience is checked; the generic case route does not take them.
     generic = await http.post("/api/v1/cases/value_push", json={**body, "tag": a_tag()})
-    assert generic.status_code == 201
-    STARTED.append(generic.json()["number"])
+    assert generic.status_code in (404, 405)
 
 
 async def test_vp2_bad_campaign_input_is_422_naming_the_field_and_starts_nothing(http, settings):
