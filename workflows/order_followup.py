@@ -75,14 +75,7 @@ class OrderFollowupWorkflow(CaseWorkflow):
             await self.track(until=self.fulfilled)
             # OF-4: the customer's satisfaction with the delivery (link or phone) within 24 h of receipt,
             # counted from the receipt itself, also when its event waited in the queue or came late.
-            await self.steps.send_survey(Step.DELIVERY_SATISFACTION)
-            await self.steps.run(
-                Step.DELIVERY_SATISFACTION,
-                until=lambda: self.satisfaction is not None,
-                since=self.fulfilled_at(),
-            )
-            answer = self.satisfaction
-            assert answer is not None
+            answer = await self.steps.satisfaction(Step.DELIVERY_SATISFACTION, since=self.fulfilled_at())
             await self.track(until=lambda: True)  # what arrived meanwhile is still handled
             await self._save(
                 "order_fulfilled", payload={"score": answer.score}, record={"satisfaction": answer.score}

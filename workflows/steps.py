@@ -252,12 +252,15 @@ class Steps:
         )
         return issued
 
-    async def satisfaction(self, step: Step, *, variant: str = ANY) -> SurveyAnswered:
+    async def satisfaction(
+        self, step: Step, *, variant: str = ANY, since: datetime | None = None
+    ) -> SurveyAnswered:
         """The closing satisfaction step: a survey link goes out and ``step`` runs until the customer answers
-        it, or staff record the answer of a phone callback (the ``record_satisfaction`` action)."""
+        it, or staff record the answer of a phone callback (the ``record_satisfaction`` action). ``since``:
+        as for ``run``, the instant the target counts from (an order's receipt)."""
         case = self.case
         await self.send_survey(step)
-        await self.run(step, until=lambda: case.satisfaction is not None, variant=variant)
+        await self.run(step, until=lambda: case.satisfaction is not None, variant=variant, since=since)
         assert case.satisfaction is not None
         return case.satisfaction
 
