@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from tests.api.test_cases_api import open_step
-from tests.workflows.helpers import rows
+from tests.workflows.helpers import eventually, rows
 
 FACTS_OK = {f: True for f in ("customer_ok", "model_ok", "quantity_ok", "payment_ok", "address_ok")}
 
@@ -30,14 +28,6 @@ def order(**kw: Any) -> dict[str, Any]:
         "contact": "陈经理 13700137000",
         **kw,
     }
-
-
-async def eventually(check: Callable[[], Any], tries: int = 200) -> Any:
-    for _ in range(tries):
-        if got := check():
-            return got
-        await asyncio.sleep(0.05)
-    raise AssertionError("never happened")
 
 
 async def act(http: httpx.AsyncClient, number: str, action: str, **payload: Any) -> dict[str, Any]:

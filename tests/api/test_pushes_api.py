@@ -12,7 +12,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
-from tests.workflows.helpers import events, rows
+from tests.workflows.helpers import events, eventually, rows
 from tests.workflows.test_value_push import WINDOW, publish_quick
 
 LINK = "https://careflow.example.com/services/bundle-offers"
@@ -64,11 +64,7 @@ async def start(http: httpx.AsyncClient, settings: Settings, tag: str, **kw: Any
 
 
 async def pushed(settings: Settings, number: str) -> None:
-    for _ in range(200):
-        if "push_sent" in events(settings, number):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{number} never pushed")
+    await eventually(lambda: "push_sent" in events(settings, number), f"{number} pushed")
 
 
 def tokens(settings: Settings, number: str) -> dict[int, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -114,12 +115,21 @@ async def close_case(handle: WorkflowHandle) -> None:
     await handle.execute_update("close", Closure(actor="tests", reason="test done"))
 
 
+async def eventually(check: Callable[[], Any], what: str = "", tries: int = 200) -> Any:
+    """``check()``'s first truthy answer: rows a workflow writes land a moment after the call that caused them."""
+    for _ in range(tries):
+        if got := check():
+            return got
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
 async def rows_eventually(settings: Settings, sql: str, *params: Any, count: int = 1) -> list[dict[str, Any]]:
     """``rows`` once at least ``count`` are there: a message sent from a staff action goes out beside the
     case, so it may land just after the action answered."""
-    for _ in range(100):
+
+    def enough() -> list[dict[str, Any]] | None:
         found = rows(settings, sql, *params)
-        if len(found) >= count:
-            return found
-        await asyncio.sleep(0.05)
-    return found
+        return found if len(found) >= count else None
+
+    return await eventually(enough, sql)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from datetime import timedelta
@@ -19,7 +18,7 @@ from domain import complaint as d
 from domain.actions import Closure, HandOff
 from domain.models import CaseRef, CaseView, NewCustomer, Process, Tier
 from domain.surveys import SatisfactionCallback
-from tests.workflows.helpers import events, rows, view, wait_for_step
+from tests.workflows.helpers import events, rows, rows_eventually, view, wait_for_step
 from workflows.case import INVALID, STEP_NOT_OPEN
 from workflows.complaint import ComplaintWorkflow
 
@@ -144,18 +143,13 @@ def record(settings: Settings, number: str) -> dict[str, Any]:
 
 async def sent(settings: Settings, number: str, purpose: str) -> list[dict[str, Any]]:
     """The messages of one purpose; a notice may still be on its way when an update returns."""
-    for _ in range(100):
-        found = rows(
-            settings,
-            "SELECT channel, recipient, recipient_role, body FROM notifications"
-            " WHERE case_number=%s AND purpose=%s ORDER BY id",
-            number,
-            purpose,
-        )
-        if found:
-            return found
-        await asyncio.sleep(0.05)
-    return []
+    return await rows_eventually(
+        settings,
+        "SELECT channel, recipient, recipient_role, body FROM notifications"
+        " WHERE case_number=%s AND purpose=%s ORDER BY id",
+        number,
+        purpose,
+    )
 
 
 async def test_cp1_complaint_is_recorded_and_contact_is_due_in_five_minutes_three_by_phone(

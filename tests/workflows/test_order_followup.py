@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +15,7 @@ from domain import order_followup as d
 from domain.actions import Closure
 from domain.models import CaseRef, NewCustomer, Process
 from domain.surveys import SatisfactionCallback
-from tests.workflows.helpers import events, rows, wait_for_step
+from tests.workflows.helpers import events, eventually, rows, wait_for_step
 from tests.workflows.helpers import view as view_of
 from workflows.order_followup import OrderFollowupWorkflow
 
@@ -74,7 +73,7 @@ async def confirmed(handle: WorkflowHandle, settings: Settings) -> None:
     await handle.execute_update(
         OrderFollowupWorkflow.confirm_order, d.OrderConfirmation(actor="订单专员小周", **FACTS_OK)
     )
-    await wait_for(lambda: "order_confirmation_sent" in events(settings, handle.id))
+    await eventually(lambda: "order_confirmation_sent" in events(settings, handle.id))
 
 
 def record(settings: Settings, number: str) -> dict[str, Any]:
@@ -88,14 +87,6 @@ def notices(settings: Settings, number: str, purpose: str) -> list[dict[str, Any
         number,
         purpose,
     )
-
-
-async def wait_for(ready: Any, what: str = "", tries: int = 200) -> None:
-    for _ in range(tries):
-        if ready():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never got there: {what}")
 
 
 async def now(env: WorkflowEnvironment) -> datetime:
@@ -143,7 +134,7 @@ async def test_of1_unconfirmed_order_warns_then_breaches_to_the_supervisor(
         )
         return [(n["purpose"], n["recipient_role"]) for n in told]
 
-    await wait_for(lambda: len(inbox()) == 3, "the escalation notice is written")  # after the breach's
+    await eventually(lambda: len(inbox()) == 3, "the escalation notice is written")  # after the breach's
     assert inbox() == [
         ("warning", "order_specialist"),
         ("breach", "order_specialist"),
@@ -180,7 +171,7 @@ async def test_of1_doubt_goes_to_the_sales_consultant_within_30_minutes(env, cli
     )
     assert view.open_step.step == "order_doubt"
     assert view.open_step.due_at - view.open_step.opened_at == timedelta(minutes=30)
-    await wait_for(lambda: notices(settings, handle.id, "order_doubt"))
+    await eventually(lambda: notices(settings, handle.id, "order_doubt"))
     [doubt] = [n for n in notices(settings, handle.id, "order_doubt") if n["channel"] == "inbox"]
     assert doubt["recipient_role"] == "sales_consultant" and "地址缺少门牌号" in doubt["body"]
     assert not notices(settings, handle.id, "order_confirmation")  # nothing to the customer yet
@@ -190,7 +181,7 @@ async def test_of1_doubt_goes_to_the_sales_consultant_within_30_minutes(env, cli
             actor="销售小吴", sales_answer="客户补充了门牌号", address="上海市浦东新区张江路 100 号 3 号楼"
         ),
     )
-    await wait_for(lambda: notices(settings, handle.id, "order_confirmation"))
+    await eventually(lambda: notices(settings, handle.id, "order_confirmation"))
     assert record(settings, handle.id)["address"].endswith("3 号楼")
     assert "3 号楼" in notices(settings, handle.id, "order_confirmation")[0]["body"]
     await close(handle)
@@ -211,7 +202,7 @@ async def test_of2_status_events_move_the_order_and_are_handled_in_order_after_a
     await send(handle, "production_started")
     await send(handle, "shipped")
     await confirmed(handle, settings)
-    await wait_for(lambda: "order_shipped" in events(settings, handle.id))
+    await eventually(lambda: "order_shipped" in events(settings, handle.id))
     assert [k for k in events(settings, handle.id) if k.startswith("order_")] == [
         "order_confirmation_sent",
         "order_scheduled",
@@ -224,7 +215,7 @@ async def test_of2_status_events_move_the_order_and_are_handled_in_order_after_a
     assert set(row["milestones"]) == {"production", "ship"}
     # A late production_started does not move the order back.
     await send(handle, "production_started")
-    await wait_for(lambda: events(settings, handle.id).count("order_production_started") == 2)
+    await eventually(lambda: events(settings, handle.id).count("order_production_started") == 2)
     assert record(settings, handle.id)["order_status"] == "shipped"
     await close(handle)
 
@@ -238,7 +229,7 @@ async def test_of2_milestone_notice_goes_24h_before_not_earlier_and_once_per_dat
     await env.sleep(ship - timedelta(hours=24, minutes=5) - await now(env))
     assert not notices(settings, handle.id, "milestone_notice")
     await env.sleep(timedelta(minutes=10))
-    await wait_for(lambda: "milestone_notice_sent" in events(settings, handle.id))
+    await eventually(lambda: "milestone_notice_sent" in events(settings, handle.id))
     [notice] = notices(settings, handle.id, "milestone_notice")
     assert notice["recipient"].startswith("customer:") and "发货" in notice["subject"]
     sent = rows(
@@ -254,7 +245,7 @@ async def test_of2_milestone_notice_goes_24h_before_not_earlier_and_once_per_dat
     await env.sleep(later - timedelta(hours=25) - await now(env))
     assert len(notices(settings, handle.id, "milestone_notice")) == 1
     await env.sleep(timedelta(hours=2))
-    await wait_for(lambda: events(settings, handle.id).count("milestone_notice_sent") == 2)
+    await eventually(lambda: events(settings, handle.id).count("milestone_notice_sent") == 2)
     await env.sleep(timedelta(hours=6))
     assert events(settings, handle.id).count("milestone_notice_sent") == 2
     await close(handle)
@@ -271,14 +262,14 @@ async def test_of2_delay_warning_is_due_48h_before_the_milestone_and_moves_it(
     view = await wait_for_step(handle, "delay_warning")
     assert view.open_step.due_at == ship - timedelta(hours=48) and view.sla_state == "on_track"
     assert view.open_step.owner_role == "logistics_coordinator"
-    await wait_for(lambda: notices(settings, handle.id, "delay_expected"))
+    await eventually(lambda: notices(settings, handle.id, "delay_expected"))
     view = await handle.execute_update(
         OrderFollowupWorkflow.warn_delay,
         d.DelayWarning(
             actor="物流小郑", reason="原材料延迟到货", new_date=new_date, message="我们已加急处理"
         ),
     )
-    await wait_for(lambda: "milestone_replanned" in events(settings, handle.id))
+    await eventually(lambda: "milestone_replanned" in events(settings, handle.id))
     [mail] = notices(settings, handle.id, "delay_warning")
     assert "原材料延迟到货" in mail["body"] and "我们已加急处理" in mail["body"]
     assert record(settings, handle.id)["due_date"] == new_date
@@ -298,7 +289,7 @@ async def test_of2_delay_with_too_little_time_left_opens_breached_and_escalates(
         handle, "delay_expected", milestone="ship", reason="物流爆仓", new_date=ship + timedelta(days=2)
     )
     await wait_for_step(handle, "delay_warning")
-    await wait_for(lambda: notices(settings, handle.id, "escalation"))
+    await eventually(lambda: notices(settings, handle.id, "escalation"))
     view = await view_of(handle)
     assert view.sla_state == "breached" and view.escalation_level == 1
     assert "sla_breached" in events(settings, handle.id)
@@ -326,7 +317,7 @@ async def test_of3_exception_response_and_resolution_count_from_the_report(
     view = await wait_for_step(handle, "exception_response")
     assert view.open_step.opened_at - reported < timedelta(minutes=1)
     assert view.open_step.due_at - view.open_step.opened_at == timedelta(hours=1)
-    await wait_for(lambda: notices(settings, handle.id, "order_exception"))
+    await eventually(lambda: notices(settings, handle.id, "order_exception"))
     staff = [n for n in notices(settings, handle.id, "order_exception") if n["channel"] == "inbox"]
     assert staff[0]["recipient_role"] == "order_specialist" and "库存不足" in staff[0]["body"]
     assert "库存不足" in record(settings, handle.id)["exception"]
@@ -347,7 +338,7 @@ async def test_of3_exception_response_and_resolution_count_from_the_report(
             new_date=new_date,
         ),
     )
-    await wait_for(lambda: "milestone_replanned" in events(settings, handle.id))
+    await eventually(lambda: "milestone_replanned" in events(settings, handle.id))
     [mail] = notices(settings, handle.id, "exception_resolved")
     assert "替换产品" in mail["body"] and "改发 V3.1 标准版" in mail["body"]
     row = record(settings, handle.id)
@@ -380,13 +371,13 @@ async def test_of4_satisfaction_after_delivery_and_installation_recorded_by_staf
     handle = await start_order(client, settings, planned=[{"milestone": "install", "planned_at": install}])
     await confirmed(handle, settings)
     await send(handle, "delivered")
-    await wait_for(lambda: "order_delivered" in events(settings, handle.id))
+    await eventually(lambda: "order_delivered" in events(settings, handle.id))
     assert (await view_of(handle)).open_step is None  # installation still to come
     await send(handle, "installed")
     view = await wait_for_step(handle, "delivery_satisfaction")
     assert view.open_step.due_at - view.open_step.opened_at == timedelta(hours=24)
     assert "record_satisfaction" in view.actions
-    await wait_for(lambda: "survey_sent" in events(settings, handle.id))
+    await eventually(lambda: "survey_sent" in events(settings, handle.id))
     await handle.execute_update(
         OrderFollowupWorkflow.record_satisfaction,
         SatisfactionCallback(actor="客服小李", score=5, comment="安装很及时"),
@@ -455,7 +446,7 @@ async def test_of4_delivery_reported_late_opens_the_satisfaction_step_breached(
     await send(handle, "delivered", occurred_at=signed)
     view = await wait_for_step(handle, "delivery_satisfaction")
     assert view.open_step.due_at == signed + timedelta(hours=24)
-    await wait_for(lambda: notices(settings, handle.id, "escalation"), "the supervisor hears of it")
+    await eventually(lambda: notices(settings, handle.id, "escalation"), "the supervisor hears of it")
     view = await view_of(handle)
     assert view.sla_state == "breached" and view.escalation_level == 1
     assert record(settings, handle.id)["done_date"] == signed
@@ -468,7 +459,7 @@ async def test_of4_installed_order_gets_its_survey_without_a_delivered_event(env
     await confirmed(handle, settings)
     await send(handle, "installed")  # the installer's report is the only one that comes
     await wait_for_step(handle, "delivery_satisfaction")
-    await wait_for(lambda: "survey_sent" in events(settings, handle.id))
+    await eventually(lambda: "survey_sent" in events(settings, handle.id))
     row = record(settings, handle.id)
     assert row["order_status"] == "installed" and row["milestones"]["install"]["done_at"] is not None
     await close(handle)
@@ -492,7 +483,7 @@ async def test_of2_milestone_notice_waits_for_the_order_confirmation(
             actor="销售小吴", sales_answer="已补门牌号", address="上海市浦东新区张江路 100 号 5 号楼"
         ),
     )
-    await wait_for(lambda: "milestone_notice_sent" in events(settings, handle.id))
+    await eventually(lambda: "milestone_notice_sent" in events(settings, handle.id))
     [confirmation] = [
         n for n in notices(settings, handle.id, "order_confirmation") if n["channel"] == "email"
     ]

@@ -27,7 +27,7 @@ from domain import value_push as d
 from domain.actions import Closure
 from domain.models import CaseRef, CaseView, Process, Step
 from tests.activities.helpers import Gateway
-from tests.workflows.helpers import events, publish, rows, start_presales, wait_for_step
+from tests.workflows.helpers import events, eventually, publish, rows, start_presales, wait_for_step
 from workflows import registry
 from workflows import value_push as vp
 from workflows.case import INVALID
@@ -117,11 +117,8 @@ async def start(client: Client, settings: Settings, **kw: Any) -> WorkflowHandle
 
 async def pushed(settings: Settings, handle: WorkflowHandle) -> dict[str, Any]:
     """Waits until the campaign's messages went out; its push record row."""
-    for _ in range(200):
-        if "push_sent" in events(settings, handle.id):
-            return rows(settings, "SELECT * FROM push_records WHERE case_number=%s", handle.id)[0]
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{handle.id} never pushed")
+    await eventually(lambda: "push_sent" in events(settings, handle.id), f"{handle.id} pushed")
+    return rows(settings, "SELECT * FROM push_records WHERE case_number=%s", handle.id)[0]
 
 
 def deliveries(settings: Settings, number: str) -> dict[int, dict[str, Any]]:
