@@ -158,6 +158,37 @@ def _check_stack_up(stack: DevStack, ports: dict[str, int]) -> None:
     assert listed.returncode == 0, listed.stderr
     assert "SlaState" in listed.stdout
 
+    # The Temporal Schedules (monthly and occasion pushes, NPS/CSAT rounds) and a demo case of every process.
+    assert "creating the Temporal Schedules failed" not in out, out
+    schedules = subprocess.run(
+        [
+            _temporal(),
+            "schedule",
+            "list",
+            "--address",
+            f"127.0.0.1:{ports['temporal']}",
+            "--namespace",
+            "default",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert schedules.returncode == 0, schedules.stderr
+    for schedule_id in (
+        "value-push-monthly",
+        "value-push-occasions",
+        "survey-round-nps",
+        "survey-round-csat",
+    ):
+        assert schedule_id in schedules.stdout
+    for process in ("presales", "order_followup", "aftersales", "complaint", "value_push"):
+        page = httpx.get(
+            f"http://127.0.0.1:{ports['api']}/api/v1/cases", params={"process": process}, timeout=10
+        )
+        assert page.json()["total"] >= 1, process
+
 
 def _check_stack_down(stack: DevStack, ports: dict[str, int]) -> None:
     deadline = time.monotonic() + 5  # pg_ctl -w has returned; allow the last processes to finish exiting
