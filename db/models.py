@@ -34,9 +34,10 @@ case_number_seq = Sequence("case_number_seq", metadata=Base.metadata)
 
 
 class Customer(Base):
-    """C-1 subset; the customer issue grows this table."""
+    """C-1 customer profile (see domain/customers.py for what each field takes)."""
 
     __tablename__ = "customers"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="customers_source_external_id_key"),)
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     type: Mapped[str] = mapped_column(String(20), default="individual")
     name: Mapped[str] = mapped_column(String(200))
@@ -58,6 +59,33 @@ class Customer(Base):
     locale: Mapped[str] = mapped_column(String(10), default="zh-CN", server_default="zh-CN")
     birthday: Mapped[date | None] = mapped_column(Date)
     contract_end: Mapped[date | None] = mapped_column(Date)
+    # C-1 profile (0011): scale (e.g. "50-200 人"), needs {core_need, budget_range, product_preference},
+    # first-contact channel (domain.customers.FirstContact), expected response in hours, company
+    # anniversary, owner (the account manager's staff username), free notes.
+    scale: Mapped[str | None] = mapped_column(String(40))
+    needs: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    first_contact: Mapped[str | None] = mapped_column(String(20))
+    expected_response_hours: Mapped[int | None] = mapped_column(Integer)
+    anniversary: Mapped[date | None] = mapped_column(Date)
+    owner: Mapped[str | None] = mapped_column(String(100), index=True)
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # C-2: the record's id in the system it came from; (source, external_id) makes the REST upsert idempotent.
+    source: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    # C-3: a record counts as verified only after a review; a merged record points at the one it went into.
+    verified_at: Mapped[datetime | None] = mapped_column()
+    verified_by: Mapped[str | None] = mapped_column(String(100))
+    merged_into: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    # C-5 lifecycle active | dormant | churned, re-derived from last_interaction_at (domain.customers).
+    lifecycle: Mapped[str] = mapped_column(String(10), default="active", server_default="active")
+    last_interaction_at: Mapped[datetime | None] = mapped_column()
+    # SEC-3: ID card and bank card numbers are never stored in clear: a keyed hash (to match) + last 4 digits.
+    id_card_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    id_card_last4: Mapped[str | None] = mapped_column(String(4))
+    bank_card_hash: Mapped[str | None] = mapped_column(String(64))
+    bank_card_last4: Mapped[str | None] = mapped_column(String(4))
     # The case whose intake created this customer: makes that creation idempotent across activity retries.
     created_by_case: Mapped[str | None] = mapped_column(String(40), unique=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
