@@ -1,6 +1,6 @@
 # Careflow developer entry points. Needs only Python >= 3.11 and make; everything else comes from PyPI.
 #   make dev    the whole stack in the foreground (embedded Postgres + Temporal dev server + worker + API)
-#   make test   the test suite (PYTEST_ARGS="-k devstack -x" to pass options through)
+#   make test   the test suite, browser tests included (PYTEST_ARGS="-k devstack -x" to pass options through)
 #   make lint   ruff
 
 VENV := .venv
@@ -10,13 +10,17 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null)
 PYTEST_ARGS ?=
 
-.PHONY: dev test lint install
+.PHONY: dev test lint install browser
 
 dev: install
 	$(BIN)/careflow dev
 
-test: install
+test: install browser
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# The browser tests need a Chromium with CJK fonts; this installs one or fails loudly (scripts/ensure-browser).
+browser: install
+	@scripts/ensure-browser $(BIN)
 
 lint: install
 	$(BIN)/ruff check .
