@@ -1,8 +1,9 @@
 """Value-added push campaigns (SPEC VP-1..VP-3, R-6): audience, deliveries, tracking and the effect figures.
 
 A send batch picks the next customers of the audience (the tag and tiers, or an occasion's customers), skips
-those the frequency cap protects (R-6), writes one delivery per customer with an unguessable token, and hands
-each message to the notifier (their preferred channel, VP-2). Deliveries are unique per (campaign, customer)
+those the frequency cap protects (R-6: the push type's own cap key, and the monthly cap of all touches shared
+with the interaction plans in the touch ledger, ``activities/touches.py``), writes one delivery and one touch
+per customer with an unguessable token, and hands each message to the notifier (their preferred channel, VP-2). Deliveries are unique per (campaign, customer)
 and the notifier's rows per notice key, so a retried batch neither writes nor sends twice.
 
 The effect (VP-3) is read from the deliveries: the open pixel and the click redirect stamp them, and an
@@ -29,11 +30,13 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from activities.changes import Notice
 from activities.notify import NotifyActivities
+from activities.touches import lock, push_key, reserve, stamp, stamp_token
 from config import Settings
 from db.engine import transaction
 from db.models import Case, Customer, Notification
 from db.pushes import PushDelivery, PushRecord, PushService
 from domain.i18n import label
+from domain.interaction_plans import Response, TouchKind
 from domain.value_push import (
     CONVERSION_PROCESSES,
     INQUIRY_PROCESSES,
@@ -50,10 +53,6 @@ from domain.value_push import (
     cap_key,
     channel_for,
 )
-
-# pg_advisory_xact_lock key: send batches of concurrent campaigns take turns, so two campaigns choosing the
-# same customer at once see each other's deliveries and the cap (R-6) holds.
-CAP_LOCK = 7_160_006
 
 
 class CampaignActivities:
@@ -72,7 +71,9 @@ class CampaignActivities:
         reached = int(details[0]) if details else req.after
         sent = BatchSent()
         async with transaction(self.url) as db:
-            await db.execute(select(func.pg_advisory_xact_lock(CAP_LOCK)))
+            # Send batches of concurrent campaigns take turns (and with every other writer of the touch ledger),
+            # so two campaigns choosing the same customer at once see each other's deliveries and touches (R-6).
+            await lock(db)
             customers = list((await db.execute(_audience(intake, req.after, req.size))).scalars())
             ids = [c.id for c in customers]
             # This batch's span of customer ids: the last batch's is open-ended, so a delivery an earlier
@@ -95,7 +96,17 @@ class CampaignActivities:
                 key = cap_key(intake.push_type, day, customer.contract_end)
                 if channel is None:
                     sent.unreachable += 1
-                elif (customer.id, key) in used:
+                elif (customer.id, key) in used or not await reserve(
+                    db,
+                    customer_id=customer.id,
+                    kind=TouchKind.PUSH,
+                    source=req.number,
+                    key=push_key(req.number, customer.id),
+                    at=req.at,
+                    topic=intake.service,
+                    done=True,
+                ):
+                    # R-6: this push type's own cap, or every touch of the month together (the shared ledger).
                     sent.capped += 1
                 else:
                     await db.execute(
@@ -328,34 +339,45 @@ class WindowClosed(Exception):
 
 
 async def track_open(db: AsyncSession, token: str, at: datetime) -> bool:
-    """The open pixel: the first open counts. False for an unknown token."""
-    found = await db.scalar(
-        update(PushDelivery)
-        .where(PushDelivery.token == token)
-        .values(opened_at=func.coalesce(PushDelivery.opened_at, at))
-        .returning(PushDelivery.id)
-    )
+    """The open pixel: the first open counts, on the delivery and on its touch (R-5). The same pixel serves
+    the planned messages' tracked links (R-1). False for an unknown token."""
+    found = (
+        await db.execute(
+            update(PushDelivery)
+            .where(PushDelivery.token == token)
+            .values(opened_at=func.coalesce(PushDelivery.opened_at, at))
+            .returning(PushDelivery.case_number, PushDelivery.customer_id)
+        )
+    ).first()
+    if found is not None:
+        await stamp(db, push_key(*found), Response.OPENED, at)
+    elif await stamp_token(db, token, Response.OPENED, at) is None:
+        return False
     await db.commit()
-    return found is not None
+    return True
 
 
 async def track_click(db: AsyncSession, token: str, at: datetime) -> str | None:
-    """The click redirect: the first click counts, and a click is an open too. The service's link, or None
-    for an unknown token."""
-    number = await db.scalar(
-        update(PushDelivery)
-        .where(PushDelivery.token == token)
-        .values(
-            clicked_at=func.coalesce(PushDelivery.clicked_at, at),
-            opened_at=func.coalesce(PushDelivery.opened_at, at),
+    """The click redirect: the first click counts, and a click is an open too; the delivery's touch (or the
+    planned message's) is stamped clicked (R-5). The service's link, or None for an unknown token."""
+    found = (
+        await db.execute(
+            update(PushDelivery)
+            .where(PushDelivery.token == token)
+            .values(
+                clicked_at=func.coalesce(PushDelivery.clicked_at, at),
+                opened_at=func.coalesce(PushDelivery.opened_at, at),
+            )
+            .returning(PushDelivery.case_number, PushDelivery.customer_id)
         )
-        .returning(PushDelivery.case_number)
-    )
-    if number is None:
-        return None
-    link = await db.scalar(select(PushRecord.link).where(PushRecord.case_number == number))
+    ).first()
+    if found is None:
+        link = await stamp_token(db, token, Response.CLICKED, at)
+    else:
+        await stamp(db, push_key(*found), Response.CLICKED, at)
+        link = await db.scalar(select(PushRecord.link).where(PushRecord.case_number == found[0])) or "/"
     await db.commit()
-    return link or "/"
+    return link
 
 
 async def record_response(
@@ -375,6 +397,8 @@ async def record_response(
     column = "inquired_at" if what == "inquiry" else "converted_at"
     if getattr(delivery, column) is None:
         setattr(delivery, column, at)
+    response = Response.REPLIED if what == "inquiry" else Response.CONVERTED
+    await stamp(db, push_key(delivery.case_number, delivery.customer_id), response, at)
     await db.commit()
     return delivery
 
