@@ -1,6 +1,7 @@
 """Extracts the web app's messages and updates the English catalog (issue 6, api/i18n.py).
 
     .venv/bin/python scripts/i18n.py          # update locale/en/LC_MESSAGES/messages.po, keep translations
+                                              # (and fold in, then remove, any <area>.po beside it)
     .venv/bin/python scripts/i18n.py --check  # exit 1 listing the messages the catalog does not translate
 
 Messages: every ``_("…")`` / ``{% trans %}`` in api/templates and every ``_("…")`` / ``gettext("…")`` in api/,
@@ -21,7 +22,7 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api.i18n import catalog_path
+from api.i18n import catalog_path, catalogs
 from domain.i18n import LABELS
 
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
@@ -32,7 +33,10 @@ LABEL_COMMENT = "label: "
 def template() -> Catalog:
     catalog = Catalog(project="Careflow", locale=None, charset="utf-8")
     for filename, lineno, message, comments, context in extract_from_dir(
-        str(ROOT / "api"), METHODS, OPTIONS, keywords={"_": None, "gettext": None, "ngettext": (1, 2)}
+        str(ROOT / "api"),
+        METHODS,
+        OPTIONS,
+        keywords={"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)},
     ):
         catalog.add(message, locations=[(f"api/{filename}", lineno)], auto_comments=comments, context=context)
     for code, text in LABELS["zh-CN"].items():
@@ -52,11 +56,19 @@ def untranslated(catalog: Catalog) -> list[str]:
 
 
 def load(locale: str) -> Catalog:
+    """``messages.po`` with the translations of any ``<area>.po`` beside it folded in."""
     path = catalog_path(locale)
-    if not path.exists():
-        return Catalog(locale=locale.replace("-", "_"), project="Careflow", charset="utf-8")
-    with path.open("rb") as f:
-        return read_po(f, locale=locale.replace("-", "_"))
+    catalog = Catalog(locale=locale.replace("-", "_"), project="Careflow", charset="utf-8")
+    for po in [path, *(p for p in catalogs(locale) if p != path)]:
+        if not po.exists():
+            continue
+        with po.open("rb") as f:
+            for message in read_po(f, locale=locale.replace("-", "_")):
+                if message.id and (message.string or message.id not in catalog):
+                    if message.id in catalog:  # setting an existing id would keep its old (empty) translation
+                        catalog.delete(message.id)
+                    catalog[message.id] = message
+    return catalog
 
 
 def main() -> int:
@@ -75,6 +87,9 @@ def main() -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
         write_po(f, catalog, width=120, omit_header=False, ignore_obsolete=True, sort_output=False)
+    for area in catalogs("en"):
+        if area != path:
+            area.unlink()
     print(f"{path.relative_to(ROOT)}: {len(catalog)} messages, {len(untranslated(catalog))} untranslated")
     return 0
 
