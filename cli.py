@@ -1,4 +1,5 @@
-"""Careflow command line: `careflow dev | api | worker | migrate | sla | mail-sink | schedules | seed-demo` (via pyproject)."""
+"""Careflow command line: `careflow dev | api | worker | migrate | sla | mail-sink | schedules | seed-demo |
+users | customers` (via pyproject)."""
 
 from __future__ import annotations
 
@@ -168,6 +169,119 @@ def schedules() -> None:
     for schedule_id in asyncio.run(run()):
         typer.echo(f"schedule {schedule_id}: up to date")
     _exit_after_temporal_client(0)
+
+
+users = typer.Typer(help="Staff sign-ins (SEC-4): create the first admin, add people with a role.")
+app.add_typer(users, name="users")
+
+
+def _password(given: str | None) -> str:
+    """--password, else CAREFLOW_PASSWORD, else a prompt (typed twice, not echoed)."""
+    return (
+        given
+        or os.environ.get("CAREFLOW_PASSWORD")
+        or typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    )
+
+
+def _save_user(username: str, role: str, password: str, display_name: str | None, email: str | None) -> None:
+    from api.auth import save_user
+    from db.engine import transaction
+
+    async def run() -> None:
+        async with transaction(get_settings().sqlalchemy_url()) as db:
+            await save_user(
+                db, username=username, role=role, password=password, display_name=display_name, email=email
+            )
+
+    try:
+        asyncio.run(run())
+    except ValueError as err:
+        typer.echo(f"Not saved: {err}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Saved {username} ({role}); they sign in at /login.")
+
+
+@users.command("create-admin")
+def create_admin(
+    username: str,
+    password: Annotated[str | None, typer.Option(help="else $CAREFLOW_PASSWORD, else a prompt")] = None,
+    name: Annotated[str | None, typer.Option(help="the name shown in the app")] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create (or reset) an admin account: users, API tokens, SLA policies, the audit log."""
+    _save_user(username, "admin", _password(password), name, email)
+
+
+@users.command("add")
+def add_user(
+    username: str,
+    role: Annotated[str, typer.Option(help="agent, supervisor, director, data_analyst, admin, …")],
+    password: Annotated[str | None, typer.Option(help="else $CAREFLOW_PASSWORD, else a prompt")] = None,
+    name: Annotated[str | None, typer.Option(help="the name shown in the app")] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Add a staff member with a role (or change an existing one's role and password)."""
+    from domain.models import Role
+
+    if role not in {r.value for r in Role}:
+        typer.echo(f"Unknown role {role!r}; one of: {', '.join(r.value for r in Role)}", err=True)
+        raise typer.Exit(2)
+    _save_user(username, role, _password(password), name, email)
+
+
+customers_app = typer.Typer(help="Customer data (C-2): bulk import from CSV or XLSX.")
+app.add_typer(customers_app, name="customers")
+
+
+def _progress_bar(done: int, total: int, width: int = 30) -> str:
+    filled = width * done // total if total else width
+    return f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+@customers_app.command("import")
+def customers_import(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV (UTF-8 or GBK) or XLSX")],
+    created_by: Annotated[str, typer.Option("--created-by", help="who imports (shown on the job)")] = "cli",
+) -> None:
+    """Import customers: progress on stderr, then the summary and every row error; exit 1 if a row failed."""
+    from api.customer_import import create_job, run_import
+    from db.customers import CustomerImport
+    from db.engine import transaction
+    from domain.customer_import import ImportFileError, parse_file
+
+    settings = get_settings()
+    url = settings.sqlalchemy_url()
+    try:
+        parsed = parse_file(path.name, path.read_bytes())
+    except ImportFileError as err:
+        typer.echo(f"Not imported: {err}", err=True)
+        raise typer.Exit(1) from None
+
+    def progress(job: CustomerImport) -> None:
+        sys.stderr.write(_progress_bar(job.processed, job.total))
+        sys.stderr.flush()
+
+    async def run() -> CustomerImport:
+        async with transaction(url) as db:
+            job = await create_job(db, filename=path.name, created_by=created_by, parsed=parsed)
+        return await run_import(url, job.id, parsed, settings.signing_key().encode(), on_progress=progress)
+
+    job = asyncio.run(run())
+    sys.stderr.write("\n")
+    typer.echo(
+        f"Import #{job.id} {job.status}: {job.total} rows, {job.created} created, {job.updated} updated, "
+        f"{job.skipped} skipped, {len(job.duplicates)} possible duplicates"
+    )
+    for error in job.errors:
+        typer.echo(f"  row {error['row']} {error.get('column') or error['field']}: {error['message']}")
+    for dup in job.duplicates:
+        others = ", ".join(f"#{m['id']} {m['name']} ({'/'.join(m['reasons'])})" for m in dup["matches"])
+        typer.echo(f"  row {dup['row']} -> #{dup['customer_id']} {dup['name']} looks like {others}")
+    if job.message:
+        typer.echo(f"Failed: {job.message}", err=True)
+    if job.status != "done" or job.skipped:
+        raise typer.Exit(1)
 
 
 @app.command("seed-demo")
@@ -454,9 +568,17 @@ def _print_banner(settings: Settings, database_url: str, temporal_address: str, 
         )
         + "\n"
         f"  Temporal     {temporal_address} (namespace {settings.temporal_namespace}, log {temporal_log})\n"
-        f"  Postgres     {database_url}\n"
-        "Press Ctrl-C to stop.\n"
+        f"  Postgres     {database_url}\n" + _demo_logins(base) + "Press Ctrl-C to stop.\n"
     )
+
+
+def _demo_logins(base: str) -> str:
+    """The demo sign-ins (SEC-4): one account per role, all with the demo password."""
+    from api.demo import DEMO_PASSWORD, demo_accounts
+    from domain.i18n import label
+
+    rows = "".join(f"    {u:<16} {label(r)}（{r}）\n" for u, _, r in demo_accounts())
+    return f"Demo sign-ins at {base}/login (password {DEMO_PASSWORD}):\n" + rows
 
 
 if __name__ == "__main__":

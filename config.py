@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     gateway_token: str | None = Field(default=None, alias="CAREFLOW_GATEWAY_TOKEN")
     # Signs the survey links customers answer without logging in. Unset: a random key kept in the data dir.
     secret_key: str | None = Field(default=None, alias="CAREFLOW_SECRET_KEY")
+    # Sign-in (SEC-4): session cookies get the Secure flag on https requests, or always when this is set
+    # (behind a TLS-terminating proxy that forwards plain http); a session lasts this many hours.
+    secure_cookies: bool = Field(default=False, alias="CAREFLOW_SECURE_COOKIES")
+    session_hours: float = Field(default=12, alias="CAREFLOW_SESSION_HOURS", gt=0)
 
     def sqlalchemy_url(self) -> str:
         if not self.database_url:

@@ -11,11 +11,17 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.campaigns import CampaignActivities
+from activities.care import CareActivities
 from activities.cases import CaseActivities
+from activities.compliance import ComplianceActivities
+from activities.customers import CustomerActivities
+from activities.interaction_plans import PlanActivities
 from activities.library import LibraryActivities
 from activities.notify import NotifyActivities
 from activities.orders import OrderActivities
 from activities.surveys import SurveyActivities
+from activities.tier_reviews import TierActivities
+from activities.touches import TouchActivities
 from config import Settings, get_settings
 from workflows.registry import WORKFLOWS, connect
 
@@ -43,6 +49,12 @@ def build_worker(client: Client, settings: Settings) -> Worker:
             LibraryActivities(url, settings),
             OrderActivities(url, settings),
             CampaignActivities(url, settings),
+            CareActivities(url),
+            CustomerActivities(url),
+            TierActivities(url),
+            ComplianceActivities(url, settings),
+            PlanActivities(url, settings),
+            TouchActivities(url),
         ),
         max_concurrent_activities=200,
     )

@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.calendars import calendars_for
 from activities.changes import CaseChange, OpenCaseRequest
+from activities.customers import touch
 from activities.policy import policy_in_force
 from db.engine import transaction
 from db.models import Base, Case, CaseEvent, CaseStep, Customer
@@ -46,6 +47,8 @@ class CaseActivities:
             calendars = await calendars_for(db, names, req.opened_at)
             # A value-added push campaign reaches many customers and belongs to none.
             customer = None if ref.process == Process.VALUE_PUSH else await self._customer(db, req)
+            if customer is not None:
+                await touch(db, customer.id, req.opened_at)  # C-5: a case opening is an interaction
             await db.execute(
                 pg_insert(Case)
                 .values(

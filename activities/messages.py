@@ -55,6 +55,15 @@ SAMPLE_CONTEXT: dict[str, dict[str, Any]] = {
     "care": {"occasion": "合作一周年"},
     "reminder": {"topic": "合同续约", "when": "2026-12-25"},
     "apology": {"reason": "物流延误", "remedy": "免费升级为次日达并补偿 50 元优惠券"},
+    "tier_changed": {
+        "customer_id": 1,
+        "before": "key",
+        "before_label": "重点客户",
+        "after": "vip",
+        "after_label": "VIP客户",
+        "benefits": "专属客户经理与高级技术支持、24 小时电话专线、4 小时内给出解决方案(非工作日 2 小时)",
+        "upgrade": True,
+    },
     **{
         purpose: {
             "survey_url": "https://careflow.example.com/s/123.1796083200.sample",

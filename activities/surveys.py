@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import touches
 from activities.changes import Notice
 from activities.notify import NotifyActivities
 from config import Settings
@@ -19,6 +20,7 @@ from db.engine import transaction
 from db.models import Case, CaseEvent, Customer, Notification
 from db.records import RECORDS
 from db.surveys import ImprovementTask, Survey
+from domain.interaction_plans import Response
 from domain.surveys import (
     ACTIVE_WITHIN,
     DETRACTORS_UPTO,
@@ -121,6 +123,8 @@ async def answer(
         task = await db.scalar(select(ImprovementTask.id).where(ImprovementTask.survey_id == survey_id))
         return AnswerResult(survey_id=survey_id, score=before.score, improvement_task=task, first=False)
     await _keep_on_record(db, stored, score)
+    # A survey sent as a touch (the reactivation survey, R-5) counts as the customer's reply.
+    await touches.stamp(db, touches.survey_key(stored.key), Response.REPLIED, at)
     task_id = None
     if needs_improvement(SurveyKind(stored.kind), score):
         task_id = await _open_improvement(

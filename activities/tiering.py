@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities.customers import touch_many
 from db.tiering import TierModel, Transaction
 from domain.models import Tier
 from domain.tiering import (
@@ -50,13 +51,16 @@ async def record_transactions(db: AsyncSession, orders: Iterable[TransactionIn])
     rows = [o.model_dump() for o in orders]
     if not rows:
         return 0
-    new = await db.scalars(
-        pg_insert(Transaction)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["external_id"])
-        .returning(Transaction.id)
-    )
-    return len(new.all())
+    new = (
+        await db.execute(
+            pg_insert(Transaction)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["external_id"])
+            .returning(Transaction.customer_id, Transaction.occurred_at)
+        )
+    ).all()
+    await touch_many(db, [(r.customer_id, r.occurred_at) for r in new])  # C-5: an order is an interaction
+    return len(new)
 
 
 async def set_tier_model(db: AsyncSession, spec: TierModelSpec, *, actor: str) -> None:

@@ -1,16 +1,17 @@
 """Demo data for `make dev`'s first run: customers of each tier, a case of every process at a few steps, the
-staff the escalations reach, and the case library's FAQ."""
+staff the escalations reach (one sign-in per role, password DEMO_PASSWORD), and the case library's FAQ."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from activities.library import seed_library
 from api import services
+from api.auth import hash_password, system_user
 from api.schemas import start_request_model
 from config import Settings
 from db.engine import sessionmaker_for
@@ -190,7 +191,29 @@ STAFF = [
     ("ops.chu", "褚欣（客户运营专员）", "customer_ops", "customer_service"),
     ("warehouse.zhou", "周强（仓储主管）", "supervisor", "warehouse"),
     ("director.liu", "刘总（部门总监）", "director", "customer_service"),
+    ("analyst.he", "何静（数据分析师）", "data_analyst", "customer_service"),
+    ("am.lv", "吕洋（客户经理）", "account_manager", "sales"),
+    ("salesmgr.shi", "施涛（销售主管）", "sales_supervisor", "sales"),
+    ("admin", "系统管理员", "admin", None),
 ]
+
+# Every demo account signs in with this password (SEC-4); `careflow dev` prints the accounts at start.
+DEMO_PASSWORD = "careflow-demo"
+
+
+def demo_accounts() -> list[tuple[str, str, str]]:
+    """(username, display name, role) of each demo sign-in, in STAFF order."""
+    return [(u, n, r) for u, n, r, _ in STAFF]
+
+
+async def _demo_passwords(db: Any) -> None:
+    """Demo staff without a password get the demo one (hashing once, not on every start)."""
+    hashed = hash_password(DEMO_PASSWORD)
+    await db.execute(
+        update(Staff)
+        .where(Staff.username.in_([u for u, *_ in STAFF]), Staff.password_hash.is_(None))
+        .values(password_hash=hashed)
+    )
 
 
 async def _wait_open(client: Any, process: Process, number: str) -> None:
@@ -222,6 +245,7 @@ async def seed_demo(settings: Settings) -> bool:
             )
             .on_conflict_do_nothing(index_elements=["username"])
         )
+        await _demo_passwords(db)
         await db.commit()
         if await db.scalar(select(func.count()).select_from(Case)):
             return False
@@ -253,5 +277,6 @@ async def seed_demo(settings: Settings) -> bool:
                     number=started.number,
                     action=action,
                     payload={"actor": "演示坐席", **payload},
+                    user=system_user("demo"),
                 )
     return True

@@ -23,6 +23,7 @@ from sqlalchemy import Boolean, DateTime, Integer, Numeric, Select, Table, and_,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Invalid, NotFound
+from api.privacy import mask_text
 from db.complaints import ComplaintRecord
 from db.engine import sessionmaker_for
 from db.models import Case, CaseStep, Customer
@@ -128,24 +129,32 @@ class RecordPage:
 
 
 async def preview(
-    db: AsyncSession, process: str, filters: RecordFilters, *, tz: str, page: int, page_size: int
+    db: AsyncSession,
+    process: str,
+    filters: RecordFilters,
+    *,
+    tz: str,
+    page: int,
+    page_size: int,
+    locale: str = "zh-CN",
 ) -> RecordPage:
     cols = export_columns(process)
     total = await count_records(db, process, filters, tz)
     query = _select(process, cols, filters, tz).limit(page_size).offset((page - 1) * page_size)
     rows = [
-        [display(c, v, locale="zh-CN", tz=tz) for c, v in zip(cols, row, strict=True)]
+        [display(c, v, locale=locale, tz=tz) for c, v in zip(cols, row, strict=True)]
         for row in await db.execute(query)
     ]
     return RecordPage(cols, rows, total)
 
 
-async def _chunks(url: str, query: Select[Any]) -> AsyncIterator[Sequence[Any]]:
-    """The rows in chunks from a server-side cursor: memory stays flat however many rows match."""
+async def _chunks(url: str, query: Select[Any], *, mask: bool = True) -> AsyncIterator[Sequence[Any]]:
+    """The rows in chunks from a server-side cursor: memory stays flat however many rows match.
+    With ``mask``, phones and emails in texts are masked (SEC-1)."""
     async with sessionmaker_for(url)() as db:
         result = await db.stream(query.execution_options(yield_per=CHUNK))
         async for rows in result.partitions():
-            yield rows
+            yield [tuple(mask_text(v) for v in row) for row in rows] if mask else rows
 
 
 # Excel runs a cell that starts like a formula; customer text (a complaint's content) must stay text.
@@ -158,7 +167,7 @@ def _csv_text(column: Column, value: Any, *, locale: str, tz: str) -> str:
 
 
 async def csv_stream(
-    url: str, process: str, filters: RecordFilters, *, locale: str, tz: str
+    url: str, process: str, filters: RecordFilters, *, locale: str, tz: str, mask: bool = True
 ) -> AsyncIterator[bytes]:
     """UTF-8 with a byte-order mark, which is how Excel knows the Chinese is UTF-8."""
     cols = export_columns(process)
@@ -166,7 +175,7 @@ async def csv_stream(
     writer = csv.writer(buffer)
     writer.writerow([c.header(locale) for c in cols])
     yield ("\ufeff" + buffer.getvalue()).encode()
-    async for rows in _chunks(url, _select(process, cols, filters, tz)):
+    async for rows in _chunks(url, _select(process, cols, filters, tz), mask=mask):
         buffer.seek(0)
         buffer.truncate()
         writer.writerows(
@@ -206,7 +215,7 @@ def _append(
 
 
 async def xlsx_file(
-    url: str, process: str, filters: RecordFilters, *, locale: str, tz: str, title: str
+    url: str, process: str, filters: RecordFilters, *, locale: str, tz: str, title: str, mask: bool = True
 ) -> IO[bytes]:
     """The workbook in a temporary file (in memory while small): a bold header row, widths by column
     kind, instants as Excel datetimes in local time. openpyxl's CPU work runs off the event loop."""
@@ -231,7 +240,7 @@ async def xlsx_file(
         cell.font = bold
         header.append(cell)
     sheet.append(header)
-    async for rows in _chunks(url, _select(process, cols, filters, tz)):
+    async for rows in _chunks(url, _select(process, cols, filters, tz), mask=mask):
         await asyncio.to_thread(_append, sheet, cols, rows, locale, tz)
     out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 (the response closes it)
     await asyncio.to_thread(book.save, out)

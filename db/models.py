@@ -208,7 +208,7 @@ class Notification(Base):
 
 
 class Staff(Base):
-    """The people notifications reach by role (and department); the web-app issue adds logins."""
+    """The people notifications reach by role (and department), and who signs in to the web app."""
 
     __tablename__ = "staff"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -221,6 +221,10 @@ class Staff(Base):
     locale: Mapped[str] = mapped_column(String(10), default="zh-CN", server_default="zh-CN")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Sign-in (SEC-4, 0014): an argon2 hash (pwdlib); None: this person cannot sign in.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(60), default="Asia/Shanghai", server_default="Asia/Shanghai")
+    last_login_at: Mapped[datetime | None] = mapped_column()
 
 
 class SlaPolicyVersion(Base):

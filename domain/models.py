@@ -15,6 +15,7 @@ class Process(StrEnum):
     AFTERSALES = "aftersales"
     COMPLAINT = "complaint"
     VALUE_PUSH = "value_push"
+    CARE = "care"  # owner tasks of the customer journey and interaction plans (R-1..R-4, R-7)
 
 
 # Case numbers carry the process so a number alone tells a person what it is.
@@ -24,6 +25,7 @@ CASE_PREFIX: dict[Process, str] = {
     Process.AFTERSALES: "AS",
     Process.COMPLAINT: "CP",
     Process.VALUE_PUSH: "VP",
+    Process.CARE: "CR",
 }
 
 
@@ -65,6 +67,15 @@ class Step(StrEnum):
     EFFECT_ANALYSIS = "effect_analysis"
     # Any process: a cross-department hand-off's internal deadline (ESC-2, 000 §(三))
     HANDOFF = "handoff"
+    # Care tasks (001 §四, 000 §(二)): one step per kind of owner task
+    WELCOME_CALLBACK = "welcome_callback"
+    RENEWAL_FOLLOW_UP = "renewal_follow_up"
+    MILESTONE_CARE = "milestone_care"
+    RETENTION = "retention"
+    PLAN_TOUCH = "plan_touch"
+    # Customer journey timings (not steps of a case): renewal reminder lead, churn-warning quiet period
+    RENEWAL_NOTICE = "renewal_notice"
+    CHURN_WATCH = "churn_watch"
 
 
 class Tier(StrEnum):

@@ -87,3 +87,20 @@ class Scope(StrEnum):
     SURVEYS_WRITE = "surveys:write"
     REPORTS_READ = "reports:read"
     POLICIES_WRITE = "policies:write"
+
+
+# What stands for a permission when the caller is another system (SEC-4): the scope its token must carry.
+# Permissions not listed (tier approval, review, users, tokens, audit…) are for signed-in staff only.
+TOKEN_SCOPES: dict[Permission, Scope] = {
+    P.CASES_CREATE: Scope.CASES_WRITE,
+    P.CASES_ACT: Scope.CASES_WRITE,
+    P.COMPLAINTS_GRADE_MAJOR: Scope.CASES_WRITE,
+    P.CARE_TASKS: Scope.CASES_WRITE,
+    P.CAMPAIGNS: Scope.CASES_WRITE,
+    P.LIBRARY_EDIT: Scope.CASES_WRITE,
+    P.CUSTOMERS_EDIT: Scope.CUSTOMERS_WRITE,
+    P.CUSTOMERS_IMPORT: Scope.CUSTOMERS_WRITE,
+    P.CONTACTS_REVEAL: Scope.CUSTOMERS_READ,
+    P.REPORTS: Scope.REPORTS_READ,
+    P.POLICIES_EDIT: Scope.POLICIES_WRITE,
+}

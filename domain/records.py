@@ -129,6 +129,20 @@ SECTION_7: dict[str, tuple[Column, ...]] = {
         Column("owner", "负责人", "Owner"),
         Column("improvement_note", "优化建议", "Improvement note"),
     ),
+    # Not a seed table: the care task record (R-1..R-4, R-7), kept in the same shape (docs/journeys.md).
+    "care": (
+        _number("任务编号", "Task no."),
+        CUSTOMER,
+        Column("kind", "任务类型", "Task kind", Kind.CODE),
+        Column("occasion", "触发原因", "Occasion", Kind.CODE),
+        Column("note", "任务说明", "Task note"),
+        Column("due_at", "指定截止时间", "Due at", Kind.TIME),
+        Column("owner", "负责人", "Owner"),
+        Column("attempts", "联系次数", "Attempts", Kind.NUMBER),
+        Column("result", "关怀结果", "Result", Kind.CODE),
+        Column("result_note", "结果说明", "Result note"),
+        Column("done_at", "完成时间", "Done at", Kind.TIME),
+    ),
 }
 
 TITLES: dict[str, tuple[str, str]] = {
@@ -137,6 +151,7 @@ TITLES: dict[str, tuple[str, str]] = {
     "aftersales": ("售后问题处理表", "After-sales issue records"),
     "complaint": ("客户投诉处理跟踪表", "Complaint tracking records"),
     "value_push": ("增值服务推送记录表", "Value-added push records"),
+    "care": ("客户关怀任务记录表", "Care task records"),
 }
 
 # Record columns beyond the seed's table that the processes keep today; a column added later and not

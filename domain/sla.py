@@ -366,6 +366,15 @@ PROCESS_STEPS: dict[str, list[str]] = {
         Step.SECOND_CALLBACK,
     ],
     Process.VALUE_PUSH: [Step.MONTHLY_PUSH, Step.EFFECT_WINDOW, Step.EFFECT_ANALYSIS],
+    Process.CARE: [
+        Step.WELCOME_CALLBACK,
+        Step.RENEWAL_FOLLOW_UP,
+        Step.MILESTONE_CARE,
+        Step.RETENTION,
+        Step.PLAN_TOUCH,
+        Step.RENEWAL_NOTICE,
+        Step.CHURN_WATCH,
+    ],
     ANY: [Step.HANDOFF],
 }
 
@@ -413,12 +422,13 @@ def _cap(tier: Tier, metric: Metric, source: str, *, target: str | None = None, 
     )
 
 
-PS, OF, AS, CP, VP = (
+PS, OF, AS, CP, VP, CR = (
     Process.PRESALES,
     Process.ORDER_FOLLOWUP,
     Process.AFTERSALES,
     Process.COMPLAINT,
     Process.VALUE_PUSH,
+    Process.CARE,
 )
 R, U, X, I, C, A = (
     Metric.RESPONSE,
@@ -712,6 +722,61 @@ DEFAULT_RULES: list[PolicyRule] = [
         "7d",
         "VP-3 · 003 §2.5.2 步骤3 每月分析推送效果(7天为 Careflow 默认)",
         owner=Role.CUSTOMER_OPS,
+    ),
+    # -- CR: care tasks of the customer journey (001 §四, 000 §(二); docs/journeys.md) --------------------------
+    # Proactive touches owed to the customer: metric "update", so the T-5 response/solution ceilings (which
+    # are about answering the customer) do not shorten them.
+    _t(CR, Step.WELCOME_CALLBACK, U, "48h", "R-2 · 001 §四(二) Step1 48小时内由专属客服首次回访"),
+    _t(
+        CR,
+        Step.RENEWAL_FOLLOW_UP,
+        U,
+        "7d",
+        "R-3 · 001 §四(二) 续约提醒发出后7天内客户经理跟进续约(7天为 Careflow 默认)",
+        owner=Role.ACCOUNT_MANAGER,
+    ),
+    _t(
+        CR,
+        Step.MILESTONE_CARE,
+        U,
+        "8h",
+        "R-4 · 000 §(二) 生日/周年庆/合作满1年节点关怀(1个工作日为 Careflow 默认)",
+        owner=Role.ACCOUNT_MANAGER,
+    ),
+    _t(
+        CR,
+        Step.RETENTION,
+        U,
+        "24h",
+        "R-7 · 002 §二(二) 流失预警后3个工作日内完成挽留联系(Careflow 默认)",
+        owner=Role.ACCOUNT_MANAGER,
+        calendar=BUSINESS,
+    ),
+    _t(
+        CR,
+        Step.PLAN_TOUCH,
+        U,
+        "7d",
+        "R-1 · 000 §(二) 互动计划触达任务(未指定截止时间时7天为 Careflow 默认)",
+        owner=Role.ACCOUNT_MANAGER,
+    ),
+    # Journey timings, not deadlines: how far ahead of the contract end the reminder goes, how long a watch
+    # customer may go without a purchase before the churn warning.
+    _t(
+        CR,
+        Step.RENEWAL_NOTICE,
+        A,
+        "30d",
+        "R-3 · 001 §四(二) 合同到期前30天发送续约提醒",
+        owner=Role.ACCOUNT_MANAGER,
+    ),
+    _t(
+        CR,
+        Step.CHURN_WATCH,
+        C,
+        "90d",
+        "R-7 · T-5 002 §二(二) 观察客户3个月无消费触发流失预警",
+        owner=Role.ACCOUNT_MANAGER,
     ),
     # -- any process: a cross-department hand-off's internal deadline (ESC-2) ------------------------------------
     _t(ANY, Step.HANDOFF, I, "4h", "ESC-2 · 001 §三.2 二线4小时内响应"),

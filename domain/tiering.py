@@ -26,7 +26,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, StringConstraints, ValidationInfo, field_validator
 
 from domain.models import Model, Tier
 
@@ -238,14 +238,19 @@ class TierModelSpec(Model):
     model: ScoringModel = ScoringModel.RFM
     weights: dict[str, Annotated[float, Field(ge=0, le=100)]]
 
-    @model_validator(mode="after")
-    def _weights_fit_the_model(self) -> TierModelSpec:
-        expected = set(DIMENSIONS[self.model])
-        if set(self.weights) != expected:
+    @field_validator("weights")
+    @classmethod
+    def _weights_fit_the_model(cls, weights: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        # A field validator, so the error names ``weights`` (422 at the API); ``model`` is validated first.
+        model = info.data.get("model")
+        if model is None:
+            return weights
+        expected = set(DIMENSIONS[model])
+        if set(weights) != expected:
             raise ValueError(f"weights must name exactly {sorted(expected)}")
-        if not math.isclose(sum(self.weights.values()), 100, abs_tol=1e-9):
-            raise ValueError(f"weights must sum to 100, not {sum(self.weights.values()):g}")
-        return self
+        if not math.isclose(sum(weights.values()), 100, abs_tol=1e-9):
+            raise ValueError(f"weights must sum to 100, not {sum(weights.values()):g}")
+        return weights
 
 
 class TransactionIn(Model):
@@ -256,3 +261,87 @@ class TransactionIn(Model):
     occurred_at: AwareDatetime
     external_id: str = Field(min_length=1, max_length=100)
     source: str = Field(default="import", min_length=1, max_length=40)
+
+
+# -- T-3 review and approval, T-4 re-evaluation ---------------------------------------------------------------
+
+
+class ReviewCause(StrEnum):
+    """Why a tier review was opened."""
+
+    SCHEDULED = "scheduled"  # T-4: VIP quarterly, the other tiers half-yearly (Temporal Schedules)
+    SPEND_DROP = "spend_drop"  # T-4: spend fell by half for two consecutive months (``is_spend_drop``)
+    MANUAL = "manual"  # an account manager's proposal, or a re-evaluation a person ran
+
+
+class ReviewStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+
+
+class TierProposal(Model):
+    """An account manager proposes a tier for a customer (T-3: manual adjustment, with a reason)."""
+
+    customer_id: int = Field(gt=0)
+    proposed_tier: Tier
+    reason: Reason
+
+
+class TierAdjustment(Model):
+    """The account manager changes the proposed tier of a pending review; the reason is mandatory (T-3)."""
+
+    proposed_tier: Tier
+    reason: Reason
+
+
+class TierDecision(Model):
+    """The sales supervisor approves or rejects a pending review (T-3)."""
+
+    note: Note = ""
+
+
+class TierEvaluationStart(Model):
+    """One re-evaluation (T-4): score every customer, then open a pending review for each customer of
+    ``tiers`` whose computed tier differs from their approved one. With ``cause`` spend_drop it first
+    finds the customers whose spend dropped (``is_spend_drop``) and reviews those, whatever their tier."""
+
+    cause: ReviewCause = ReviewCause.SCHEDULED
+    tiers: list[Tier] = Field(default_factory=lambda: list(Tier))
+    as_of: datetime | None = None  # None: the workflow's start time
+    actor: str = "system"  # proposed_by of the reviews it opens
+    batch: int = Field(default=500, gt=0)  # journeys signalled per activity (spend drops)
+
+
+class TierEvaluationResult(Model):
+    scored: int = 0
+    reviews: int = 0  # pending reviews opened by this run
+    spend_drops: int = 0  # customers newly found with a spend drop (spend_drop runs)
+    signalled: int = 0  # their journeys told ``spend_dropped``
+
+
+# T-4 (002 四(二) "连续2个月消费下降50%立即启动评估"), read as: in each of the last two complete calendar
+# months (Asia/Shanghai) the customer spent at most half of their average monthly spend over the six
+# calendar months before those two, and that average is above zero. "下降50%" compares a month with the
+# customer's usual level, not with the month before: a customer who halves their spend and stays there is
+# a drop in both months (month-over-month would call the second month flat), and one slow month is not
+# two. A flag covers its two months: the check a month later, whose months overlap them, is the same drop
+# and flags nothing; two fresh low months after that flag again.
+SPEND_DROP_SHARE = Decimal("0.5")
+SPEND_DROP_MONTHS = 2
+SPEND_BASELINE_MONTHS = 6
+
+
+def is_spend_drop(monthly: list[Decimal]) -> bool:
+    """``monthly``: spend per calendar month, oldest first, the baseline months then the dropped ones
+    (``SPEND_BASELINE_MONTHS + SPEND_DROP_MONTHS`` values). The reference the SQL check agrees with."""
+    if len(monthly) != SPEND_BASELINE_MONTHS + SPEND_DROP_MONTHS:
+        raise ValueError(f"need {SPEND_BASELINE_MONTHS + SPEND_DROP_MONTHS} months, got {len(monthly)}")
+    # m ≤ share × total / n, multiplied out: exact in Decimal and in SQL numeric alike.
+    total = sum(monthly[:SPEND_BASELINE_MONTHS], Decimal(0))
+    recent = monthly[SPEND_BASELINE_MONTHS:]
+    return total > 0 and all(m * SPEND_BASELINE_MONTHS <= total * SPEND_DROP_SHARE for m in recent)

@@ -4,6 +4,7 @@ every one of them; a second run over the same data directory comes back with the
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -183,11 +184,21 @@ def _check_stack_up(stack: DevStack, ports: dict[str, int]) -> None:
         "survey-round-csat",
     ):
         assert schedule_id in schedules.stdout
-    for process in ("presales", "order_followup", "aftersales", "complaint", "value_push"):
-        page = httpx.get(
-            f"http://127.0.0.1:{ports['api']}/api/v1/cases", params={"process": process}, timeout=10
+    # SEC-4: the banner lists the demo sign-ins, and one of them signs in through the login form.
+    assert "Demo sign-ins" in out and "supervisor.wang" in out and "careflow-demo" in out
+    with httpx.Client(base_url=f"http://127.0.0.1:{ports['api']}", timeout=10) as web:
+        assert web.get("/api/v1/cases").status_code == 401
+        form = web.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token, form.text
+        signed_in = web.post(
+            "/login",
+            data={"username": "supervisor.wang", "password": "careflow-demo", "csrf_token": token[1]},
         )
-        assert page.json()["total"] >= 1, process
+        assert signed_in.status_code == 303, signed_in.text
+        for process in ("presales", "order_followup", "aftersales", "complaint", "value_push"):
+            page = web.get("/api/v1/cases", params={"process": process})
+            assert page.json()["total"] >= 1, process
 
 
 def _check_stack_down(stack: DevStack, ports: dict[str, int]) -> None:

@@ -14,13 +14,14 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from tests.api.test_cases_api import INQUIRY
+from tests.signin import client as signed_in
+from tests.signin import signed_in_staff
 from tests.workflows.helpers import events, publish, rows
 from worker import build_worker
 from workflows import search_attributes as sa
@@ -85,7 +86,8 @@ async def test_breached_inquiry_is_found_by_sla_state_query(dev_server, settings
     app = create_app(own, client=dev_server.client)
     async with (
         build_worker(dev_server.client, own),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+        signed_in_staff(settings) as logins,
+        signed_in(app, logins, base_url="http://t") as http,
     ):
         number = (await http.post("/api/v1/cases/presales", json=INQUIRY)).json()["number"]
         for _ in range(100):

@@ -8,13 +8,15 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from domain import aftersales, complaint, order_followup, presales, value_push
+from domain import aftersales, care, complaint, order_followup, presales, value_push
 from domain.actions import ActionSpec
 from domain.models import Process
-from workflows import survey_rounds
+from workflows import compliance, interaction_plans, lifecycle, survey_rounds, tiering
 from workflows import value_push as push_workflows
 from workflows.aftersales import AftersalesWorkflow
+from workflows.care import CareTaskWorkflow
 from workflows.complaint import ComplaintWorkflow
+from workflows.journey import CustomerJourneyWorkflow
 from workflows.order_followup import OrderFollowupWorkflow
 from workflows.presales import PresalesWorkflow
 from workflows.schedules import Recurring
@@ -65,16 +67,29 @@ PROCESSES: dict[Process, ProcessDef] = {
         value_push.ValuePushIntake,
         value_push.ACTIONS,
     ),
+    Process.CARE: ProcessDef(Process.CARE, CareTaskWorkflow, care.CareStart, care.CareIntake, care.ACTIONS),
 }
 
 WORKFLOWS = [
     *(d.workflow for d in PROCESSES.values()),
     *push_workflows.WORKFLOWS,
     *survey_rounds.WORKFLOWS,
+    CustomerJourneyWorkflow,
+    *lifecycle.WORKFLOWS,
+    *tiering.WORKFLOWS,
+    *compliance.WORKFLOWS,
+    *interaction_plans.WORKFLOWS,
 ]
 
 # Every Temporal Schedule Careflow keeps (``careflow schedules``).
-RECURRING: list[Recurring] = [*push_workflows.RECURRING, *survey_rounds.RECURRING]
+RECURRING: list[Recurring] = [
+    *push_workflows.RECURRING,
+    *survey_rounds.RECURRING,
+    *lifecycle.RECURRING,
+    *tiering.RECURRING,
+    *compliance.RECURRING,
+    *interaction_plans.RECURRING,
+]
 
 
 async def connect(address: str, namespace: str) -> Client:

@@ -2,17 +2,23 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 
 from api import services
+from api.audit import audit
+from api.auth import ActorDep, CurrentUser, UserDep, require
 from api.deps import ClientDep, SessionDep, SettingsDep
+from api.privacy import contacts_in_clear, mask_json
 from api.schemas import ActionInfo, CaseDetail, CasePage, ProcessInfo, StartedCase, start_request_model
 from domain.models import CASE_PREFIX, CaseState, CaseView, Process, SlaState
+from domain.permissions import Permission
 from workflows.registry import PROCESSES, ProcessDef
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "not signed in, or the API token is unknown or revoked"},
+    403: {"description": "the role (or the token's scopes) does not allow this"},
     404: {"description": "unknown case or action"},
     409: {"description": "the action is not open at the case's current step, or the case is closed"},
     422: {"description": "invalid input; `detail[].loc` names the field"},
@@ -28,8 +34,9 @@ def _add_start_route(definition: ProcessDef) -> None:
         db: SessionDep,
         client: ClientDep,
         settings: SettingsDep,
+        actor: ActorDep,
+        _user: Annotated[CurrentUser, Depends(require(Permission.CASES_CREATE))],
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-        x_careflow_actor: Annotated[str, Header(max_length=100)] = "api",
     ) -> StartedCase:
         started = await services.start_case(
             db=db,
@@ -38,7 +45,7 @@ def _add_start_route(definition: ProcessDef) -> None:
             process=definition.process,
             body=body,
             idempotency_key=idempotency_key,
-            actor=x_careflow_actor,
+            actor=actor,
         )
         response.status_code = 201 if started.created else 200
         return started
@@ -66,16 +73,31 @@ async def perform_action(
     number: str,
     action: str,
     client: ClientDep,
-    payload: Annotated[dict[str, Any], Body(examples=[{"actor": "小李", "note": "您好，已收到您的咨询"}])],
+    payload: Annotated[dict[str, Any], Body(examples=[{"note": "您好，已收到您的咨询"}])],
+    user: Annotated[CurrentUser, Depends(require(Permission.CASES_ACT))],
 ) -> CaseView:
-    """Runs the action as a Workflow Update. See `GET /api/v1/processes` for each action's input schema."""
-    return await services.perform_action(client=client, number=number, action=action, payload=payload)
+    """Runs the action as a Workflow Update. See `GET /api/v1/processes` for each action's input schema.
+    The action is recorded as the signed-in staff member; a system with a token may name its user in
+    `actor` (else the token's name is recorded). Grading a complaint `major` needs a supervisor or director."""
+    actor = str(payload.get("actor") or "").strip() if user.is_token else ""
+    payload = {**payload, "actor": actor or user.display_name}
+    return await services.perform_action(
+        client=client, number=number, action=action, payload=payload, user=user
+    )
 
 
 @router.get("/cases/{number}", responses=ERRORS)
-async def get_case(number: str, db: SessionDep, client: ClientDep, settings: SettingsDep) -> CaseDetail:
-    """The Postgres record, steps and timeline, plus the workflow's live answer while it runs."""
-    return await services.get_case(db=db, client=client, settings=settings, number=number)
+async def get_case(
+    number: str, request: Request, db: SessionDep, client: ClientDep, settings: SettingsDep, user: UserDep
+) -> CaseDetail:
+    """The Postgres record, steps and timeline, plus the workflow's live answer while it runs. Phones and
+    emails are masked (SEC-1) unless the API token has the scope customers:read (then the read is audited)."""
+    detail = await services.get_case(db=db, client=client, settings=settings, number=number)
+    if not contacts_in_clear(user):
+        return CaseDetail.model_validate(mask_json(detail.model_dump(mode="json")))
+    await audit(db, request, None, "contacts.read", f"case:{number}")
+    await db.commit()
+    return detail
 
 
 @router.get("/cases")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from api import customers
+from api.audit import audit
+from api.auth import UserDep, require
 from api.customer_timeline import TimelineEntry, timeline
 from api.customers import CustomerIn, CustomerOut, CustomerPage, PatchIn
 from api.deps import SessionDep, SettingsDep
+from api.privacy import contacts_in_clear, mask_json
 from domain.customers import Lifecycle
 from domain.models import CustomerType, Tier
+from domain.permissions import Permission
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 
@@ -21,9 +25,26 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 # Path ids are digits only (`:int`): /customers/imports, /customers/duplicates … are other routes.
 ONE = "/customers/{customer_id:int}"
+EDIT = [Depends(require(Permission.CUSTOMERS_EDIT))]
 
 
-@router.post("/customers", status_code=201, responses=ERRORS, summary="Create a customer record (C-1, C-2)")
+async def _shown(value: Any, db: SessionDep, request: Request, user: UserDep, target: str) -> Any:
+    """SEC-1: phones and emails masked, unless an API token with customers:read reads them (audited, SEC-2);
+    staff see them in clear only through the audited reveal."""
+    if not contacts_in_clear(user):
+        return type(value).model_validate(mask_json(value.model_dump(mode="json")))
+    await audit(db, request, None, "contacts.read", target)
+    await db.commit()
+    return value
+
+
+@router.post(
+    "/customers",
+    status_code=201,
+    responses=ERRORS,
+    dependencies=EDIT,
+    summary="Create a customer record (C-1, C-2)",
+)
 async def create_customer(body: CustomerIn, db: SessionDep, settings: SettingsDep) -> CustomerOut:
     """A new record, unverified until reviewed (C-3). `id_card` / `bank_card` are stored as a keyed hash and
     the last 4 digits only (SEC-3)."""
@@ -38,6 +59,7 @@ async def create_customer(body: CustomerIn, db: SessionDep, settings: SettingsDe
         201: {"description": "created"},
         **ERRORS,
     },
+    dependencies=EDIT,
     summary="Create or update a customer by another system's id (C-2)",
 )
 async def upsert_customer(
@@ -60,6 +82,8 @@ async def upsert_customer(
 @router.get("/customers", summary="Search customers (C-4)")
 async def search_customers(
     db: SessionDep,
+    request: Request,
+    user: UserDep,
     q: Annotated[
         str | None, Query(max_length=200, description="name, phone or email, also of contacts")
     ] = None,
@@ -82,16 +106,19 @@ async def search_customers(
         "type": type,
         "verified": verified,
     }
-    return await customers.search(db=db, filters=filters, page=page, page_size=page_size)
+    found = await customers.search(db=db, filters=filters, page=page, page_size=page_size)
+    return await _shown(found, db, request, user, "customers:search")
 
 
 @router.get(ONE, responses=ERRORS, summary="One customer record")
-async def get_customer(customer_id: int, db: SessionDep) -> CustomerOut:
-    """A record merged into another still answers, with `merged_into` naming the one it went into."""
-    return CustomerOut.model_validate(await customers.get(db=db, customer_id=customer_id))
+async def get_customer(customer_id: int, db: SessionDep, request: Request, user: UserDep) -> CustomerOut:
+    """A record merged into another still answers, with `merged_into` naming the one it went into. Phones
+    and emails are masked unless an API token has customers:read (SEC-1)."""
+    found = CustomerOut.model_validate(await customers.get(db=db, customer_id=customer_id))
+    return await _shown(found, db, request, user, f"customer:{customer_id}")
 
 
-@router.patch(ONE, responses=ERRORS, summary="Edit a customer record")
+@router.patch(ONE, responses=ERRORS, dependencies=EDIT, summary="Edit a customer record")
 async def edit_customer(
     customer_id: int, body: PatchIn, db: SessionDep, settings: SettingsDep
 ) -> CustomerOut:
@@ -109,4 +136,4 @@ async def customer_timeline(
     """Cases opened and closed, staff contacts, orders and repurchases, satisfaction answers and callbacks,
     pushes and responses to them, messages sent; newest first."""
     await customers.get(db=db, customer_id=customer_id)
-    return await timeline(db, customer_id, limit=limit)
+    return mask_json([e.model_dump(mode="json") for e in await timeline(db, customer_id, limit=limit)])

@@ -5,18 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities import library
+from api.auth import ActorDep, require
 from api.deps import SessionDep
 from api.errors import Conflict, NotFound
 from db.library import LibraryEntry
 from domain.library import Category, EntryInput, EntryPatch
+from domain.permissions import Permission
 
 router = APIRouter(prefix="/api/v1", tags=["library"])
 
-Actor = Annotated[str, Header(alias="X-Careflow-Actor", max_length=100)]
+EDIT = [Depends(require(Permission.LIBRARY_EDIT))]  # KB-1 edits; reading is open to all staff
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "unknown library entry"},
     422: {"description": "invalid field; `detail[].loc` names it"},
@@ -74,8 +76,8 @@ async def search_library(
     return LibraryPage(items=items, total=total, page=page, page_size=page_size)
 
 
-@router.post("/library", status_code=201, responses=ERRORS)
-async def create_entry(body: EntryInput, db: SessionDep, actor: Actor = "api") -> EntryOut:
+@router.post("/library", status_code=201, responses=ERRORS, dependencies=EDIT)
+async def create_entry(body: EntryInput, db: SessionDep, actor: ActorDep) -> EntryOut:
     """A manual entry (FAQ / 知识库话术); resolved cases are archived by their workflows."""
     entry = await library.create_entry(db, body, actor=actor)
     await db.commit()
@@ -87,8 +89,8 @@ async def get_entry(entry_id: int, db: SessionDep) -> EntryOut:
     return EntryOut.model_validate(await _entry(db, entry_id))
 
 
-@router.patch("/library/{entry_id}", responses=ERRORS)
-async def edit_entry(entry_id: int, body: EntryPatch, db: SessionDep, actor: Actor = "api") -> EntryOut:
+@router.patch("/library/{entry_id}", responses=ERRORS, dependencies=EDIT)
+async def edit_entry(entry_id: int, body: EntryPatch, db: SessionDep, actor: ActorDep) -> EntryOut:
     """Changes the fields given (an archived case's entry too: staff may sharpen its wording)."""
     entry = await library.edit_entry(db, await _entry(db, entry_id), body, actor=actor)
     await db.commit()
@@ -99,6 +101,7 @@ async def edit_entry(entry_id: int, body: EntryPatch, db: SessionDep, actor: Act
     "/library/{entry_id}",
     status_code=204,
     responses={**ERRORS, 409: {"description": "the entry archives a case and is kept"}},
+    dependencies=EDIT,
 )
 async def delete_entry(entry_id: int, db: SessionDep) -> Response:
     """Deletes a manual entry. An archived case's entry is the record of how that case was resolved

@@ -7,13 +7,16 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities import messages
 from activities.notify import list_notifications
+from api.auth import ActorDep, UserDep, require
 from api.deps import SessionDep
 from api.errors import Conflict, Invalid, NotFound
+from api.privacy import contacts_in_clear, mask_json
+from domain.permissions import Permission
 
 router = APIRouter(prefix="/api/v1", tags=["messages"])
 
@@ -22,6 +25,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "a template for this purpose, channel, tier and locale exists"},
     422: {"description": "the template does not compile or render; `detail[].loc` names subject or body"},
 }
+EDIT = [Depends(require(Permission.POLICIES_EDIT))]  # COM-2: admins edit the templates
 Channel = Literal["inbox", "email", "sms", "wechat"]
 Status = Literal["pending", "sent", "failed", "skipped"]
 
@@ -110,6 +114,7 @@ def _as_http() -> Iterator[None]:
 @router.get("/notifications")
 async def get_notifications(
     db: SessionDep,
+    user: UserDep,
     channel: Channel | None = None,
     status: Status | None = None,
     recipient_role: Annotated[str | None, Query(max_length=40)] = None,
@@ -119,7 +124,8 @@ async def get_notifications(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> NotificationPage:
-    """Every message the notifier wrote, newest first: inbox rows, and email/SMS/WeChat with their status."""
+    """Every message the notifier wrote, newest first: inbox rows, and email/SMS/WeChat with their status.
+    Customers' phones and emails (recipients, texts) are masked unless the token has customers:read (SEC-1)."""
     filters = {
         "channel": channel,
         "status": status,
@@ -129,9 +135,12 @@ async def get_notifications(
         "purpose": purpose,
     }
     rows, total = await list_notifications(db, filters=filters, page=page, page_size=page_size)
-    return NotificationPage(
+    page_out = NotificationPage(
         items=[NotificationOut.model_validate(r) for r in rows], total=total, page=page, page_size=page_size
     )
+    if contacts_in_clear(user):
+        return page_out
+    return NotificationPage.model_validate(mask_json(page_out.model_dump(mode="json")))
 
 
 @router.get("/templates")
@@ -148,33 +157,26 @@ async def get_template(template_id: int, db: SessionDep) -> TemplateOut:
         return TemplateOut.model_validate(await messages.get_template(db, template_id))
 
 
-@router.put("/templates/{template_id}", responses=ERRORS)
-async def put_template(
-    template_id: int,
-    edit: TemplateEdit,
-    db: SessionDep,
-    x_careflow_actor: Annotated[str, Header(max_length=100)] = "api",
-) -> TemplateOut:
+@router.put("/templates/{template_id}", responses=ERRORS, dependencies=EDIT)
+async def put_template(template_id: int, edit: TemplateEdit, db: SessionDep, actor: ActorDep) -> TemplateOut:
     """Saved only if both parts compile and render against a sample case; else 422 and nothing changes."""
     with _as_http():
         row = await messages.update_template(
-            db, template_id=template_id, subject=edit.subject, body=edit.body, actor=x_careflow_actor
+            db, template_id=template_id, subject=edit.subject, body=edit.body, actor=actor
         )
         return TemplateOut.model_validate(row)
 
 
-@router.post("/templates", status_code=201, responses=ERRORS)
-async def post_template(
-    new: TemplateNew, db: SessionDep, x_careflow_actor: Annotated[str, Header(max_length=100)] = "api"
-) -> TemplateOut:
+@router.post("/templates", status_code=201, responses=ERRORS, dependencies=EDIT)
+async def post_template(new: TemplateNew, db: SessionDep, actor: ActorDep) -> TemplateOut:
     """A new variant, e.g. a VIP-tier or English text for an existing purpose."""
     with _as_http():
         return TemplateOut.model_validate(
-            await messages.create_template(db, values=new.model_dump(), actor=x_careflow_actor)
+            await messages.create_template(db, values=new.model_dump(), actor=actor)
         )
 
 
-@router.post("/templates/{template_id}/preview", responses=ERRORS)
+@router.post("/templates/{template_id}/preview", responses=ERRORS, dependencies=EDIT)
 async def preview_template(
     template_id: int, db: SessionDep, request: PreviewRequest | None = None
 ) -> Preview:

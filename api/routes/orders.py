@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -18,12 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.auth import require
 from api.deps import ClientDep, SessionDep
 from api.errors import Conflict, NotFound
 from db.models import Case
 from db.orders import OrderEvent, OrderRecord
 from domain.models import CaseState
 from domain.order_followup import OrderEventIn, ReceivedEvent
+from domain.permissions import Permission, Scope
 from workflows.order_followup import OrderFollowupWorkflow
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
@@ -120,6 +122,7 @@ async def receive_event(
         409: {"description": "the order's case is closed, or the event_id belongs to another order"},
         422: {"description": "invalid event; `detail[].loc` names the field"},
     },
+    dependencies=[Depends(require(Permission.CASES_ACT, Scope.ORDERS_EVENTS))],
 )
 async def post_event(
     order_no: str,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from activities import campaigns
 from api import services
+from api.auth import ActorDep, require
 from api.deps import ClientDep, SessionDep, SettingsDep
 from api.errors import Conflict, Invalid, NotFound
 from api.schemas import StartedCase, start_request_model
@@ -21,6 +22,7 @@ from config import Settings
 from db.models import Case
 from db.pushes import PushRecord
 from domain.models import Process
+from domain.permissions import Permission
 from domain.value_push import (
     RESPONSE_TARGET,
     PushMetrics,
@@ -31,6 +33,7 @@ from domain.value_push import (
 )
 
 router = APIRouter(tags=["pushes"])
+CAMPAIGNS = [Depends(require(Permission.CAMPAIGNS))]  # VP: start campaigns, edit the tag → service table
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "unknown campaign, push token or service row"},
@@ -165,20 +168,25 @@ async def list_campaigns(
     return await campaign_page(db, push_type=push_type, page=page, page_size=page_size)
 
 
-@router.post("/api/v1/pushes", status_code=201, responses={200: {"description": "started before"}, **ERRORS})
+@router.post(
+    "/api/v1/pushes",
+    status_code=201,
+    responses={200: {"description": "started before"}, **ERRORS},
+    dependencies=CAMPAIGNS,
+)
 async def start(
     body: PushStartRequest,  # type: ignore[valid-type]
     response: Response,
     db: SessionDep,
     client: ClientDep,
     settings: SettingsDep,
+    actor: ActorDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    x_careflow_actor: Annotated[str, Header(max_length=100)] = "api",
 ) -> StartedCase:
     """Starts a campaign (a value_push case): push ``service`` to everyone tagged ``tag`` (or to
     ``customer_ids``) in ``tiers``, each on their preferred channel unless ``channel`` is set."""
     started = await start_campaign(
-        db=db, client=client, settings=settings, body=body, key=idempotency_key, actor=x_careflow_actor
+        db=db, client=client, settings=settings, body=body, key=idempotency_key, actor=actor
     )
     response.status_code = 201 if started.created else 200
     return started
@@ -232,21 +240,14 @@ async def save_service(
     return row
 
 
-@router.post("/api/v1/push-services", status_code=201, responses=ERRORS)
-async def add_service(
-    body: TagService, db: SessionDep, x_careflow_actor: Annotated[str, Header(max_length=100)] = "api"
-) -> TagServiceRow:
-    return await save_service(db, None, body, x_careflow_actor)
+@router.post("/api/v1/push-services", status_code=201, responses=ERRORS, dependencies=CAMPAIGNS)
+async def add_service(body: TagService, db: SessionDep, actor: ActorDep) -> TagServiceRow:
+    return await save_service(db, None, body, actor)
 
 
-@router.put("/api/v1/push-services/{service_id}", responses=ERRORS)
-async def update_service(
-    service_id: int,
-    body: TagService,
-    db: SessionDep,
-    x_careflow_actor: Annotated[str, Header(max_length=100)] = "api",
-) -> TagServiceRow:
-    return await save_service(db, service_id, body, x_careflow_actor)
+@router.put("/api/v1/push-services/{service_id}", responses=ERRORS, dependencies=CAMPAIGNS)
+async def update_service(service_id: int, body: TagService, db: SessionDep, actor: ActorDep) -> TagServiceRow:
+    return await save_service(db, service_id, body, actor)
 
 
 # -- tracked links in the pushed message --------------------------------------------------------------------

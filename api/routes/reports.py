@@ -8,10 +8,13 @@ from typing import IO, Annotated, Any, Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
+from api.audit import audit
+from api.auth import UserDep, require
 from api.deps import SessionDep, SettingsDep
+from api.privacy import contacts_in_clear
 from api.reporting import (
     ComplaintReport,
     RecordFilters,
@@ -21,9 +24,13 @@ from api.reporting import (
     xlsx_file,
 )
 from domain.models import CaseState
+from domain.permissions import Permission
 from domain.records import TITLES
 
-router = APIRouter(prefix="/api/v1", tags=["records and reports"])
+# REP-1: records and reports are for the roles that read figures (REPORTS; a token: reports:read).
+router = APIRouter(
+    prefix="/api/v1", tags=["records and reports"], dependencies=[Depends(require(Permission.REPORTS))]
+)
 
 MEDIA = {
     "csv": "text/csv; charset=utf-8",
@@ -58,7 +65,10 @@ def _read(file: IO[bytes]) -> Iterator[bytes]:
 )
 async def export_records(
     process: str,
+    request: Request,
+    db: SessionDep,
     settings: SettingsDep,
+    user: UserDep,
     format: Literal["csv", "xlsx"] = "csv",
     lang: Annotated[Literal["zh-CN", "en"], Query(description="headers and coded values")] = "zh-CN",
     opened_from: Annotated[
@@ -74,17 +84,22 @@ async def export_records(
 ) -> StreamingResponse:
     """Seed 003 chapter 3's columns in its order, then the case state and its opened/closed times in local
     time, then the record's other columns. CSV is UTF-8 with a BOM and streams however many rows match;
-    XLSX holds at most 100,000 rows (`XLSX_MAX_ROWS`): past that, narrow the filters or take CSV."""
+    XLSX holds at most 100,000 rows (`XLSX_MAX_ROWS`): past that, narrow the filters or take CSV.
+    Phones and emails are masked (SEC-1) unless the API token has customers:read (the export is audited)."""
     export_columns(process)  # 404 before anything is sent
     filters = RecordFilters(opened_from, opened_to, state, owner)
     filters.check()
     title = TITLES[process][0 if lang == "zh-CN" else 1]
     tz, url = settings.timezone, settings.sqlalchemy_url()
     headers = _attachment(process, title, format)
+    mask = not contacts_in_clear(user)
+    if not mask:
+        await audit(db, request, None, "contacts.export", f"records:{process}", {"format": format})
+        await db.commit()
     if format == "xlsx":
-        file = await xlsx_file(url, process, filters, locale=lang, tz=tz, title=title)
+        file = await xlsx_file(url, process, filters, locale=lang, tz=tz, title=title, mask=mask)
         return StreamingResponse(_read(file), media_type=MEDIA["xlsx"], headers=headers)
-    stream = csv_stream(url, process, filters, locale=lang, tz=tz)
+    stream = csv_stream(url, process, filters, locale=lang, tz=tz, mask=mask)
     return StreamingResponse(stream, media_type=MEDIA["csv"], headers=headers)
 
 

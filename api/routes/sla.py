@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import policies
+from api.auth import ActorDep, require
 from api.deps import SessionDep
 from db.models import SlaPolicyVersion, SlaRule
+from domain.permissions import Permission
 from domain.sla import ANY, PolicyRule, parse_duration
 
 router = APIRouter(prefix="/api/v1", tags=["sla"])
@@ -20,7 +22,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "the edit is based on a version no longer in force, or the name is taken"},
     422: {"description": "invalid policy or calendar; `detail[].loc` names the field and `msg` says why"},
 }
-Actor = Annotated[str, Header(alias="X-Careflow-Actor", max_length=100)]
+Actor = ActorDep
+EDIT = [Depends(require(Permission.POLICIES_EDIT))]  # SLA-1, SLA-2: admins change policies and calendars
 
 
 class VersionInfo(BaseModel):
@@ -116,8 +119,9 @@ async def one_version(number: int, db: SessionDep) -> dict[str, Any]:
     description="The whole rule set is validated before anything is written (positive targets, a warning before "
     "the breach, known calendars, a catch-all target for every step). Running cases keep their version.",
     responses=ERRORS,
+    dependencies=EDIT,
 )
-async def publish_version(body: PublishRequest, db: SessionDep, actor: Actor = "api") -> dict[str, Any]:
+async def publish_version(body: PublishRequest, db: SessionDep, actor: Actor) -> dict[str, Any]:
     row = await policies.publish_changes(
         db, note=body.note, actor=actor, changes=body.changes, remove=body.remove, based_on=body.based_on
     )
@@ -130,8 +134,9 @@ async def publish_version(body: PublishRequest, db: SessionDep, actor: Actor = "
     status_code=201,
     summary="Change one rule of the version in force (publishes the next version)",
     responses=ERRORS,
+    dependencies=EDIT,
 )
-async def edit_rule(rule_id: int, body: RuleEdit, db: SessionDep, actor: Actor = "api") -> dict[str, Any]:
+async def edit_rule(rule_id: int, body: RuleEdit, db: SessionDep, actor: Actor) -> dict[str, Any]:
     fields = body.model_dump(exclude_unset=True, exclude={"note"})
     row = await policies.edit_rule(db, rule_id, fields, note=body.note, actor=actor)
     return _info(row, row.version)
@@ -228,10 +233,14 @@ async def get_calendar(name: str, db: SessionDep) -> dict[str, Any]:
 
 
 @router.put(
-    "/calendars/{name}", response_model=CalendarOut, responses=ERRORS, summary="Create or change a calendar"
+    "/calendars/{name}",
+    response_model=CalendarOut,
+    responses=ERRORS,
+    summary="Create or change a calendar",
+    dependencies=EDIT,
 )
 async def put_calendar(
-    name: str, body: CalendarIn, db: SessionDep, response: Response, actor: Actor = "api"
+    name: str, body: CalendarIn, db: SessionDep, response: Response, actor: Actor
 ) -> dict[str, Any]:
     from db.models import Calendar
 
@@ -247,13 +256,16 @@ async def put_calendar(
     status_code=201,
     responses=ERRORS,
     summary="Add an extra day off or a make-up working day (调休)",
+    dependencies=EDIT,
 )
-async def add_day(name: str, body: DayIn, db: SessionDep, actor: Actor = "api") -> dict[str, Any]:
+async def add_day(name: str, body: DayIn, db: SessionDep, actor: Actor) -> dict[str, Any]:
     await policies.add_day(db, name, body.day, body.kind, body.note, actor=actor)
     return await _calendar_out(db, name)
 
 
-@router.delete("/calendars/{name}/days/{day}", response_model=CalendarOut, responses=ERRORS)
+@router.delete(
+    "/calendars/{name}/days/{day}", response_model=CalendarOut, responses=ERRORS, dependencies=EDIT
+)
 async def remove_day(name: str, day: date, db: SessionDep) -> dict[str, Any]:
     await policies.remove_day(db, name, day)
     return await _calendar_out(db, name)
@@ -264,8 +276,9 @@ async def remove_day(name: str, day: date, db: SessionDep) -> dict[str, Any]:
     response_model=CalendarOut,
     responses=ERRORS,
     summary="Mark a year's schedule as complete (entered by hand)",
+    dependencies=EDIT,
 )
-async def confirm_year(name: str, year: int, db: SessionDep, actor: Actor = "api") -> dict[str, Any]:
+async def confirm_year(name: str, year: int, db: SessionDep, actor: Actor) -> dict[str, Any]:
     await policies.confirm_year(db, name, year, actor=actor)
     return await _calendar_out(db, name)
 

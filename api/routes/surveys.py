@@ -7,22 +7,25 @@ import logging
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities import surveys
+from api.auth import CurrentUser, require
 from api.deps import ClientDep, SessionDep, SettingsDep
 from api.errors import CareflowError, Conflict, Invalid, NotFound
 from config import Settings
 from db.surveys import Survey
+from domain.permissions import Permission
 from domain.surveys import (
     SCALE,
     AnswerResult,
     BadToken,
     ExpiredToken,
+    Filled,
     ImprovementDone,
     ImprovementView,
     SurveyAnswered,
@@ -119,7 +122,11 @@ async def answer_survey(
     return await submit(db=db, client=client, settings=settings, token=token, answer=body)
 
 
-@router.get("/surveys/summary", responses={404: {"description": "no survey in that round"}})
+@router.get(
+    "/surveys/summary",
+    responses={404: {"description": "no survey in that round"}},
+    dependencies=[Depends(require(Permission.REPORTS))],
+)
 async def survey_summary(
     db: SessionDep,
     round_: Annotated[
@@ -154,10 +161,30 @@ async def list_improvement_tasks(
     return ImprovementPage(items=items, total=total, page=page, page_size=page_size)
 
 
-@router.post("/improvement-tasks/{task_id}/done", responses=TASK_ERRORS)
-async def finish_improvement_task(task_id: int, body: ImprovementDone, db: SessionDep) -> ImprovementView:
-    """Closes the task with the analysis and the measures taken (003 §4.4 问题分析-方案优化)."""
-    return await finish(db, task_id, body)
+class ImprovementDoneIn(BaseModel):
+    resolution: Filled = Field(max_length=4000, description="原因分析与改进措施")
+    actor: str | None = Field(
+        default=None, max_length=100, description="API tokens: the person in the calling system"
+    )
+
+
+@router.post(
+    "/improvement-tasks/{task_id}/done",
+    responses=TASK_ERRORS,
+    dependencies=[Depends(require(Permission.CASES_ACT))],
+)
+async def finish_improvement_task(
+    task_id: int,
+    body: ImprovementDoneIn,
+    db: SessionDep,
+    user: Annotated[CurrentUser, Depends(require(Permission.CASES_ACT))],
+) -> ImprovementView:
+    """Closes the task with the analysis and the measures taken (003 §4.4 问题分析-方案优化), as the signed-in
+    staff member (a system with a token may name its user in `actor`)."""
+    actor = (body.actor or "").strip() if user.is_token else ""
+    return await finish(
+        db, task_id, ImprovementDone(resolution=body.resolution, actor=actor or user.display_name)
+    )
 
 
 async def finish(db: AsyncSession, task_id: int, body: ImprovementDone) -> ImprovementView:

@@ -1,24 +1,29 @@
-"""Admin pages (zh-CN): SLA policy versions and rules, business calendars (SLA-1, SLA-2)."""
+"""Admin pages (zh-CN and English): SLA policy versions and rules, business calendars (SLA-1, SLA-2)."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import policies
+from api.auth import CurrentUser, require
 from api.deps import SessionDep
 from api.errors import CareflowError, Invalid, InvalidMany
-from api.web.pages import _remember_actor, _render
+from api.i18n import N_, gettext
+from api.web.pages import _render, use_locale
 from domain.calendar import DAY_NAMES
 from domain.models import Role
+from domain.permissions import Permission
 from domain.sla import PROCESS_STEPS, format_duration, parse_duration
 
 router = APIRouter(include_in_schema=False)
-WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+# SLA-1, SLA-2: everyone may read the policy and the calendars; admins change them.
+Editor = Annotated[CurrentUser, Depends(require(Permission.POLICIES_EDIT))]
+WEEKDAYS_ZH = (N_("周一"), N_("周二"), N_("周三"), N_("周四"), N_("周五"), N_("周六"), N_("周日"))
 
 
 def _chain_text(chain: list[dict[str, Any]] | tuple[Any, ...]) -> str:
@@ -41,14 +46,15 @@ def _parse_chain(text: str) -> list[dict[str, Any]]:
 
 
 def _errors(err: CareflowError) -> dict[str, str]:
+    """The form's errors by field, in the request's language (``use_locale`` first) where the catalog has them."""
     if isinstance(err, InvalidMany):
         out: dict[str, str] = {}
         for loc, msg in err.problems:
-            out.setdefault(str(loc[0]), msg)
+            out.setdefault(str(loc[0]), gettext(msg))
         return out
     if isinstance(err, Invalid):
-        return {err.field: err.message}
-    return {"__all__": err.message}
+        return {err.field: gettext(err.message)}
+    return {"__all__": gettext(err.message)}
 
 
 # -- SLA policies ------------------------------------------------------------------------------------------------
@@ -120,11 +126,9 @@ async def rule_page(request: Request, rule_id: int, db: SessionDep) -> HTMLRespo
 
 
 @router.post("/admin/sla/rules/{rule_id}", response_class=HTMLResponse)
-async def rule_edit(request: Request, rule_id: int, db: SessionDep) -> Response:
+async def rule_edit(request: Request, rule_id: int, db: SessionDep, user: Editor) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
-    actor = form.get("actor", "").strip()
-    if not actor:
-        return await _rule_form(request, db, rule_id, form=form, errors={"actor": "请填写操作人"}, status=422)
+    use_locale(request)  # the error messages
     fields: dict[str, Any] = {
         "target": form.get("target") or None,
         "off_hours_target": form.get("off_hours_target") or None,
@@ -140,17 +144,17 @@ async def rule_edit(request: Request, rule_id: int, db: SessionDep) -> Response:
             db,
             rule_id,
             form=form,
-            errors={"warn_at": "请填写 0 到 1 之间的小数，如 0.8"},
+            errors={"warn_at": gettext("请填写 0 到 1 之间的小数，如 0.8")},
             status=422,
         )
     try:
-        published = await policies.edit_rule(db, rule_id, fields, note=form.get("note", ""), actor=actor)
+        published = await policies.edit_rule(
+            db, rule_id, fields, note=form.get("note", ""), actor=user.display_name
+        )
     except CareflowError as err:
         await db.rollback()
         return await _rule_form(request, db, rule_id, form=form, errors=_errors(err), status=err.status)
-    response = RedirectResponse(f"/admin/sla?published={published.version}", status_code=303)
-    _remember_actor(response, actor)
-    return response
+    return RedirectResponse(f"/admin/sla?published={published.version}", status_code=303)
 
 
 # -- calendars ---------------------------------------------------------------------------------------------------
@@ -225,9 +229,10 @@ async def calendar_page(request: Request, name: str, db: SessionDep) -> HTMLResp
 
 
 @router.post("/admin/calendars/{name}/{what}", response_class=HTMLResponse)
-async def calendar_post(request: Request, name: str, what: str, db: SessionDep) -> Response:
+async def calendar_post(request: Request, name: str, what: str, db: SessionDep, user: Editor) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
-    actor = form.get("actor", "").strip() or "admin"
+    use_locale(request)  # the error messages
+    actor = user.display_name
     result = None
     try:
         if what == "hours":
@@ -242,7 +247,7 @@ async def calendar_post(request: Request, name: str, what: str, db: SessionDep) 
             try:
                 day = date.fromisoformat(form.get("day", ""))
             except ValueError:
-                raise Invalid("day", "请填写日期，如 2027-02-14") from None
+                raise Invalid("day", N_("请填写日期，如 2027-02-14")) from None
             await policies.add_day(db, name, day, form.get("kind", ""), form.get("note", ""), actor=actor)
         elif what == "remove-day":
             await policies.remove_day(db, name, date.fromisoformat(form.get("day", "")))
@@ -256,11 +261,11 @@ async def calendar_post(request: Request, name: str, what: str, db: SessionDep) 
                     tzinfo=ZoneInfo((await policies.calendar_row(db, name)).timezone)
                 )
             except ValueError:
-                raise Invalid("start", "请填写开始时间") from None
+                raise Invalid("start", N_("请填写开始时间")) from None
             try:
                 duration = parse_duration(form.get("duration", ""))
             except ValueError:
-                raise Invalid("duration", "请填写时长，如 30m、2h、3d") from None
+                raise Invalid("duration", N_("请填写时长，如 30m、2h、3d")) from None
             result = await policies.deadline(db, name, start, duration)
             result["due_local"] = result["due_at"].astimezone(start.tzinfo)
             return await _calendar_page(request, db, name, form=form, result=result)

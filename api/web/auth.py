@@ -30,13 +30,14 @@ from api.auth import (
 )
 from api.deps import SessionDep, SettingsDep
 from api.errors import Invalid, NotFound
+from api.i18n import N_, gettext
 from api.privacy import revealed_contacts
-from api.web.pages import _render
+from api.web.pages import _render, use_locale
 from domain.permissions import Permission, Scope
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "careflow_login_csrf"  # the login form's own CSRF token (no session exists yet)
-BAD_LOGIN = "用户名或密码不正确"  # never says which of the two was wrong
+BAD_LOGIN = N_("用户名或密码不正确")  # never says which of the two was wrong
 PAGE_SIZE = 50
 
 TokenAdmin = Annotated[CurrentUser, Depends(require(Permission.TOKENS_MANAGE))]
@@ -61,8 +62,15 @@ def _login_page(
     status: int = 200,
 ) -> HTMLResponse:
     token = secrets.token_urlsafe(24)
+    use_locale(request)  # the error message
     response = _render(
-        request, "login.html", status, next=safe_next(next_), error=error, username=username, login_csrf=token
+        request,
+        "login.html",
+        status,
+        next=safe_next(next_),
+        error=gettext(error) if error else None,
+        username=username,
+        login_csrf=token,
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
@@ -93,7 +101,7 @@ async def login_submit(request: Request, db: SessionDep, settings: SettingsDep) 
             next_=next_,
             username=username,
             status=403,
-            error="登录表单已过期，请重新提交。",
+            error=N_("登录表单已过期，请重新提交。"),
         )
     staff = await login(db, username, form.get("password", ""))
     if staff is None:
@@ -179,7 +187,8 @@ async def token_create(request: Request, db: SessionDep, admin: TokenAdmin) -> H
 async def token_revoke(request: Request, token_id: int, db: SessionDep, _admin: TokenAdmin) -> Response:
     row = await revoke_token(db, token_id)
     if row is None:
-        raise NotFound(f"没有令牌 #{token_id}")
+        use_locale(request)
+        raise NotFound(gettext("没有令牌 #%(id)s") % {"id": token_id})
     await audit(db, request, None, "token.revoke", f"token:{row.id}", {"name": row.name})
     await db.commit()
     return RedirectResponse("/admin/tokens", status_code=303)
@@ -194,7 +203,7 @@ def _day(value: str, field: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise Invalid(field, "请输入日期，格式 YYYY-MM-DD") from None
+        raise Invalid(field, N_("请输入日期，格式 YYYY-MM-DD")) from None
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
@@ -210,6 +219,7 @@ async def audit_page(
     page: int = 1,
 ) -> HTMLResponse:
     form = {"actor": actor, "action": action, "target": target, "since": since, "until": until}
+    use_locale(request)  # the error messages
     zone = ZoneInfo(user.timezone)
     errors: dict[str, str] = {}
     days: dict[str, date | None] = {}
@@ -217,7 +227,7 @@ async def audit_page(
         try:
             days[field] = _day(form[field], field)
         except Invalid as err:
-            errors[field] = err.message
+            errors[field] = gettext(err.message)
             days[field] = None
     filters = AuditFilters(
         actor=actor.strip() or None,

@@ -1,4 +1,4 @@
-"""Staff pages (zh-CN) for bulk import (C-2), duplicates and merge, and the review queue (C-3).
+"""Staff pages (zh-CN, and English) for bulk import (C-2), duplicates and merge, and the review queue (C-3).
 
 Registered before the customer pages, whose ``/customers/{id}`` would otherwise take ``import``,
 ``duplicates`` and ``review`` for an id.
@@ -19,9 +19,10 @@ from api.audit import audit
 from api.auth import CurrentUser, require
 from api.deps import SessionDep, SettingsDep
 from api.errors import Invalid
+from api.i18n import N_, gettext
 from api.routes.customer_quality import audit_merge, get_job, read_upload, start_import
 from api.web.customer_panels import PANELS
-from api.web.pages import _render, templates
+from api.web.pages import _render, templates, use_locale
 from db.customers import CustomerImport
 from db.models import Customer
 from domain.customer_import import COLUMNS
@@ -89,11 +90,12 @@ async def import_template() -> Response:
 @router.post("/customers/import", response_class=HTMLResponse)
 async def upload(request: Request, db: SessionDep, settings: SettingsDep, user: Importer) -> Response:
     form = await request.form()
+    use_locale(request)  # the error message
     errors: dict[str, str] = {}
     upload_file = form.get("file")
     parsed = None
     if not isinstance(upload_file, UploadFile) or not upload_file.filename:
-        errors["file"] = "请选择要导入的 CSV 或 XLSX 文件"
+        errors["file"] = gettext("请选择要导入的 CSV 或 XLSX 文件")
     else:
         try:
             filename, parsed = await read_upload(upload_file)
@@ -126,7 +128,7 @@ async def merge_form(request: Request, customer_id: int, db: SessionDep, user: R
     form = dict(await request.form())
     raw = str(form.get("duplicate_id") or "").strip()
     if not raw.isdigit():
-        raise Invalid("duplicate_id", "请选择要并入的重复记录")
+        raise Invalid("duplicate_id", N_("请选择要并入的重复记录"))
     result = await quality.merge(db, customer_id, int(raw), actor=user.display_name)
     await audit_merge(db, request, user.display_name, result.merge)
     await db.commit()

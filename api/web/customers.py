@@ -8,11 +8,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api import customers
+from api.audit import audit
+from api.auth import require
 from api.customer_timeline import timeline
 from api.customers import CustomerIn, PatchIn
 from api.deps import SessionDep, SettingsDep
@@ -25,7 +27,9 @@ from api.web.pages import _render, use_locale
 from db.models import Customer
 from domain.customers import FirstContact, Lifecycle
 from domain.models import Channel, CustomerType, Tier
+from domain.permissions import Permission
 
+EDIT = [Depends(require(Permission.CUSTOMERS_EDIT))]
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 30
 
@@ -243,12 +247,12 @@ async def customer_list(
     )
 
 
-@router.get("/customers/new", response_class=HTMLResponse)
+@router.get("/customers/new", response_class=HTMLResponse, dependencies=EDIT)
 async def new_form(request: Request) -> HTMLResponse:
     return _form_page(request, customer=None, form={"type": "individual", "locale": "zh-CN"})
 
 
-@router.post("/customers/new", response_class=HTMLResponse)
+@router.post("/customers/new", response_class=HTMLResponse, dependencies=EDIT)
 async def create(request: Request, db: SessionDep, settings: SettingsDep) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     use_locale(request)  # the error messages
@@ -278,13 +282,16 @@ async def customer_page(request: Request, customer_id: int, db: SessionDep, save
     )
 
 
-@router.get("/customers/{customer_id:int}/edit", response_class=HTMLResponse)
+@router.get("/customers/{customer_id:int}/edit", response_class=HTMLResponse, dependencies=EDIT)
 async def edit_form(request: Request, customer_id: int, db: SessionDep) -> HTMLResponse:
     customer = await customers.get(db=db, customer_id=customer_id)
+    # The form shows the contact details in clear to edit them: that is a reveal (SEC-1, SEC-2).
+    await audit(db, request, None, "contacts.reveal", f"customer:{customer_id}", {"via": "edit form"})
+    await db.commit()
     return _form_page(request, customer=customer, form=_form_values(customer))
 
 
-@router.post("/customers/{customer_id:int}/edit", response_class=HTMLResponse)
+@router.post("/customers/{customer_id:int}/edit", response_class=HTMLResponse, dependencies=EDIT)
 async def save(request: Request, customer_id: int, db: SessionDep, settings: SettingsDep) -> Response:
     customer = await customers.get(db=db, customer_id=customer_id)
     form = {k: str(v) for k, v in (await request.form()).items()}

@@ -1,8 +1,12 @@
-"""Form widgets derived from the pydantic models, so a form offers exactly what the workflow accepts."""
+"""Form widgets derived from the pydantic models, so a form offers exactly what the workflow accepts.
+
+Labels and error messages are in the request's language (api/i18n.py): a handler that builds widgets or
+errors before rendering sets it first (``use_locale`` in api/web/pages.py)."""
 
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -10,7 +14,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from domain.i18n import qualified_label
+from api.i18n import N_, display_qualified_label, gettext
 
 LONG_TEXT = 500
 
@@ -36,11 +40,11 @@ def _inner(annotation: Any) -> tuple[Any, bool]:
 def field_label(model: type[BaseModel], name: str) -> str:
     """A field's label; ``Model.field`` in the catalog wins where one word means different things
     (an order event's ``type`` is not a customer's)."""
-    return qualified_label([f"{cls.__name__}.{name}" for cls in model.__mro__], name)
+    return display_qualified_label([f"{cls.__name__}.{name}" for cls in model.__mro__], name)
 
 
 def option_label(enum: type[Enum], value: str) -> str:
-    return qualified_label([f"{enum.__name__}.{value}"], value)
+    return display_qualified_label([f"{enum.__name__}.{value}"], value)
 
 
 def widgets(model: type[BaseModel], *, skip: tuple[str, ...] = ("actor",)) -> list[Widget]:
@@ -85,27 +89,34 @@ def parse(model: type[BaseModel], form: dict[str, str], *, prefix: str = "") -> 
 
 # Pydantic's messages in the staff's language; anything not listed keeps pydantic's own words.
 _MESSAGES = {
-    "missing": "必填",
-    "string_too_short": "必填",
-    "string_too_long": "过长（最多 {max_length} 个字符）",
-    "enum": "请从列表中选择",
-    "datetime_from_date_parsing": "请填写有效的日期时间",
-    "datetime_parsing": "请填写有效的日期时间",
-    "int_parsing": "请填写整数",
-    "bool_parsing": "请选择是或否",
+    "missing": N_("必填"),
+    "string_too_short": N_("必填"),
+    "string_too_long": N_("过长（最多 {max_length} 个字符）"),
+    "enum": N_("请从列表中选择"),
+    "datetime_from_date_parsing": N_("请填写有效的日期时间"),
+    "datetime_parsing": N_("请填写有效的日期时间"),
+    "int_parsing": N_("请填写整数"),
+    "bool_parsing": N_("请选择是或否"),
 }
 
 
-def message(error: dict[str, Any]) -> str:
+def _as_is(text: str) -> str:
+    return text
+
+
+def message(error: dict[str, Any], translate: Callable[[str], str] = _as_is) -> str:
+    """A pydantic error in the staff's words (zh-CN, as the API answers it); a page passes ``gettext`` as
+    ``translate`` for the request's language."""
     template = _MESSAGES.get(error["type"])
     if template:
-        return template.format(**error.get("ctx", {}))
-    return str(error["msg"]).removeprefix("Value error, ")
+        return translate(template).format(**error.get("ctx", {}))
+    return translate(str(error["msg"]).removeprefix("Value error, "))
 
 
 def errors_by_field(err: ValidationError) -> dict[str, str]:
+    """A form's errors by input name, in the request's language."""
     out: dict[str, str] = {}
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"] if p != "body") or "__all__"
-        out.setdefault(loc, message(e))
+        out.setdefault(loc, message(e, gettext))
     return out

@@ -1,23 +1,27 @@
-"""Staff web pages (zh-CN) for the case library (KB-1): search, an entry, new and edited FAQ entries."""
+"""Staff web pages (zh-CN and English) for the case library (KB-1): search, an entry, new and edited FAQ entries."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from activities import library
+from api.auth import CurrentUser, require
 from api.deps import SessionDep
 from api.errors import Conflict, NotFound
+from api.i18n import N_
 from api.web.forms import errors_by_field
-from api.web.pages import _remember_actor, _render
+from api.web.pages import _render, use_locale
 from db.library import LibraryEntry
 from domain.library import Category, EntryInput, EntryPatch
+from domain.permissions import Permission
 
 router = APIRouter(include_in_schema=False)
+Editor = Annotated[CurrentUser, Depends(require(Permission.LIBRARY_EDIT))]  # KB-1 edits
 PAGE_SIZE = 20
 FIELDS = ("title", "symptom", "cause", "remedy", "category", "tags")
 CATEGORIES = [c.value for c in Category]
@@ -28,7 +32,7 @@ _TAG_SEPARATORS = re.compile(r"[,，、\s]+")
 async def _entry(db: SessionDep, entry_id: int) -> LibraryEntry:
     entry = await db.get(LibraryEntry, entry_id)
     if entry is None:
-        raise NotFound("案例库中没有这个条目")
+        raise NotFound(N_("案例库中没有这个条目"))
     return entry
 
 
@@ -90,21 +94,19 @@ async def new_form(request: Request) -> HTMLResponse:
 
 
 @router.post("/library/new", response_class=HTMLResponse)
-async def create(request: Request, db: SessionDep) -> Response:
+async def create(request: Request, db: SessionDep, user: Editor) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
-    actor = form.get("actor", "").strip()
-    errors: dict[str, str] = {} if actor else {"actor": "请填写操作人"}
+    use_locale(request)  # the error messages
+    errors: dict[str, str] = {}
     try:
         data = EntryInput.model_validate(_parse(form))
     except ValidationError as err:
         errors.update(_by_field(err))
     if errors:
         return _form_page(request, 422, entry=None, form=form, errors=errors)
-    entry = await library.create_entry(db, data, actor=actor)
+    entry = await library.create_entry(db, data, actor=user.display_name)
     await db.commit()
-    response = RedirectResponse(f"/library/{entry.id}", status_code=303)
-    _remember_actor(response, actor)
-    return response
+    return RedirectResponse(f"/library/{entry.id}", status_code=303)
 
 
 @router.get("/library/{entry_id}", response_class=HTMLResponse)
@@ -119,11 +121,11 @@ async def edit_form(request: Request, entry_id: int, db: SessionDep) -> HTMLResp
 
 
 @router.post("/library/{entry_id}/edit", response_class=HTMLResponse)
-async def save(request: Request, entry_id: int, db: SessionDep) -> Response:
+async def save(request: Request, entry_id: int, db: SessionDep, user: Editor) -> Response:
     entry = await _entry(db, entry_id)
     form = {k: str(v) for k, v in (await request.form()).items()}
-    actor = form.get("actor", "").strip()
-    errors: dict[str, str] = {} if actor else {"actor": "请填写操作人"}
+    use_locale(request)  # the error messages
+    errors: dict[str, str] = {}
     try:
         # The form shows every field, so every field is set: a cleared cause or category is removed.
         patch = EntryPatch.model_validate(_parse(form))
@@ -131,18 +133,16 @@ async def save(request: Request, entry_id: int, db: SessionDep) -> Response:
         errors.update(_by_field(err))
     if errors:
         return _form_page(request, 422, entry=entry, form=form, errors=errors)
-    await library.edit_entry(db, entry, patch, actor=actor)
+    await library.edit_entry(db, entry, patch, actor=user.display_name)
     await db.commit()
-    response = RedirectResponse(f"/library/{entry_id}?saved=1", status_code=303)
-    _remember_actor(response, actor)
-    return response
+    return RedirectResponse(f"/library/{entry_id}?saved=1", status_code=303)
 
 
-@router.post("/library/{entry_id}/delete")
+@router.post("/library/{entry_id}/delete", dependencies=[Depends(require(Permission.LIBRARY_EDIT))])
 async def remove(entry_id: int, db: SessionDep) -> Response:
     entry = await _entry(db, entry_id)
     if entry.case_number is not None:
-        raise Conflict("归档案例的条目不能删除，可以编辑")
+        raise Conflict(N_("归档案例的条目不能删除，可以编辑"))
     await library.delete_entry(db, entry_id)
     await db.commit()
     return RedirectResponse("/library", status_code=303)

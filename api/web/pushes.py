@@ -1,28 +1,32 @@
-"""Staff web pages (zh-CN) for value-added push (VP-1..VP-3): the campaigns with their push record figures,
+"""Staff web pages (zh-CN and English) for value-added push (VP-1..VP-3): the campaigns with their push record figures,
 one campaign, the form that starts one, and the editable tag → service table (VP-2)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from activities import campaigns
+from api.auth import CurrentUser, require
 from api.deps import ClientDep, SessionDep, SettingsDep
 from api.errors import CareflowError, Invalid
+from api.i18n import N_, gettext
 from api.routes.pushes import PushStartRequest, campaign_detail, campaign_page, save_service, start_campaign
 from api.web.forms import Widget, errors_by_field, parse, widgets
-from api.web.pages import _remember_actor, _render
+from api.web.pages import _render, use_locale
 from domain.models import Tier
+from domain.permissions import Permission
 from domain.value_push import RESPONSE_TARGET, PushType, TagService, ValuePushIntake
 
 router = APIRouter(include_in_schema=False)
+Campaigner = Annotated[CurrentUser, Depends(require(Permission.CAMPAIGNS))]  # VP: start and configure pushes
 TIERS = [t.value for t in Tier]
 PUSH_TYPES = [p.value for p in PushType]
-PREFERRED = "按客户偏好渠道"
+PREFERRED = N_("按客户偏好渠道")
 
 
 def _form(raw: FormData) -> dict[str, str]:
@@ -38,10 +42,11 @@ def _by_field(err: ValidationError) -> dict[str, str]:
 
 
 def _intake_widgets() -> list[Widget]:
+    """The form's widgets in the request's language (``use_locale`` first)."""
     out = widgets(ValuePushIntake, skip=("actor", "tiers"))  # the tiers are checkboxes of their own
     for w in out:
         if w.name == "channel":
-            w.options = [(v, text if v else PREFERRED) for v, text in w.options]
+            w.options = [(v, text if v else gettext(PREFERRED)) for v, text in w.options]
     return out
 
 
@@ -64,6 +69,7 @@ async def push_list(request: Request, db: SessionDep, push_type: str = "", page:
 async def _new_page(
     request: Request, db: SessionDep, form: dict[str, str], errors: dict[str, str], status: int = 200
 ) -> HTMLResponse:
+    use_locale(request)  # the widgets' labels
     return _render(
         request,
         "push_new.html",
@@ -88,10 +94,12 @@ async def new_push_form(request: Request, db: SessionDep, service: int | None = 
 
 
 @router.post("/pushes/new", response_class=HTMLResponse)
-async def new_push(request: Request, db: SessionDep, client: ClientDep, settings: SettingsDep) -> Response:
+async def new_push(
+    request: Request, db: SessionDep, client: ClientDep, settings: SettingsDep, user: Campaigner
+) -> Response:
     form = _form(await request.form())
-    actor = form.get("actor", "").strip()
-    errors: dict[str, str] = {} if actor else {"actor": "请填写操作人"}
+    use_locale(request)  # the error messages
+    errors: dict[str, str] = {}
     body: Any = None
     try:
         body = PushStartRequest.model_validate(parse(ValuePushIntake, form))
@@ -105,15 +113,13 @@ async def new_push(request: Request, db: SessionDep, client: ClientDep, settings
                 settings=settings,
                 body=body,
                 key=form.get("idempotency_key") or None,
-                actor=actor,
+                actor=user.display_name,
             )
         except Invalid as err:
-            errors[err.field] = err.message
+            errors[err.field] = gettext(err.message)
     if errors:
         return await _new_page(request, db, form, errors, 422)
-    response = RedirectResponse(f"/pushes/{started.number}", status_code=303)
-    _remember_actor(response, actor)
-    return response
+    return RedirectResponse(f"/pushes/{started.number}", status_code=303)
 
 
 # -- the tag → service table (VP-2) --------------------------------------------------------------------------
@@ -128,6 +134,7 @@ async def _services_page(
     form: dict[str, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
+    use_locale(request)  # the channel options
     return _render(
         request,
         "push_services.html",
@@ -147,11 +154,11 @@ async def services_page(request: Request, db: SessionDep) -> HTMLResponse:
     return await _services_page(request, db)
 
 
-async def _save(request: Request, db: SessionDep, service_id: int | None) -> Response:
+async def _save(request: Request, db: SessionDep, service_id: int | None, actor: str) -> Response:
     form = _form(await request.form())
-    actor = form.get("actor", "").strip()
+    use_locale(request)  # the error messages
     failed = str(service_id or "new")
-    errors: dict[str, str] = {} if actor else {"actor": "请填写操作人"}
+    errors: dict[str, str] = {}
     body: TagService | None = None
     try:
         body = TagService.model_validate(parse(TagService, form))
@@ -163,22 +170,20 @@ async def _save(request: Request, db: SessionDep, service_id: int | None) -> Res
         except CareflowError as err:
             if err.status == 404:
                 raise
-            errors["__all__"] = err.message
+            errors["__all__"] = gettext(err.message)
     if errors:
         return await _services_page(request, db, failed=failed, errors=errors, form=form, status=422)
-    response = RedirectResponse("/pushes/services", status_code=303)
-    _remember_actor(response, actor)
-    return response
+    return RedirectResponse("/pushes/services", status_code=303)
 
 
 @router.post("/pushes/services", response_class=HTMLResponse)
-async def add_service(request: Request, db: SessionDep) -> Response:
-    return await _save(request, db, None)
+async def add_service(request: Request, db: SessionDep, user: Campaigner) -> Response:
+    return await _save(request, db, None, user.display_name)
 
 
 @router.post("/pushes/services/{service_id}", response_class=HTMLResponse)
-async def update_service(request: Request, service_id: int, db: SessionDep) -> Response:
-    return await _save(request, db, service_id)
+async def update_service(request: Request, service_id: int, db: SessionDep, user: Campaigner) -> Response:
+    return await _save(request, db, service_id, user.display_name)
 
 
 # -- one campaign --------------------------------------------------------------------------------------------

@@ -14,16 +14,17 @@ from activities.notify import NotifyActivities
 from api.app import create_app
 from domain.models import Role, Step
 from tests.activities.helpers import add_staff, make_case, remove_created_staff, unique
+from tests.signin import TOKEN_NAME
+from tests.signin import client as signed_in
 from tests.workflows.helpers import rows
 
 
 @pytest.fixture
-async def api(settings) -> AsyncIterator[httpx.AsyncClient]:
+async def api(settings, logins) -> AsyncIterator[httpx.AsyncClient]:
     """The real app and Postgres; these routes never touch Temporal, so no worker is needed."""
     await seed_templates(settings.sqlalchemy_url())
-    transport = httpx.ASGITransport(app=create_app(settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://careflow.test") as client:
-        yield client
+    async with signed_in(create_app(settings), logins, role=Role.ADMIN) as http:
+        yield http
 
 
 @pytest.fixture(autouse=True)
@@ -115,7 +116,7 @@ async def test_com2_new_tier_variant_is_created_once(api):
     }
     r = await api.post("/api/v1/templates", json=new)
     assert r.status_code == 201, r.text
-    assert r.json()["tier"] == "vip" and r.json()["updated_by"] == "api"
+    assert r.json()["tier"] == "vip" and r.json()["updated_by"] == TOKEN_NAME
     again = await api.post("/api/v1/templates", json=new)
     assert again.status_code == 409
     bad = await api.post("/api/v1/templates", json={**new, "tier": "*", "body": "{{ customer.nme }}"})
@@ -202,7 +203,6 @@ async def test_com2_template_pages_group_by_purpose_and_show_jinja_errors_in_chi
             "subject": "节日问候",
             "body": "{{ customer.name }}，节日快乐\r\n",
             "action": "save",
-            "actor": "王管理员",
         },
     )
     assert r.status_code == 303 and r.headers["location"] == f"/admin/templates/{tid}?saved=1"
@@ -210,7 +210,7 @@ async def test_com2_template_pages_group_by_purpose_and_show_jinja_errors_in_chi
     assert saved == {
         "subject": "节日问候",
         "body": "{{ customer.name }}，节日快乐\n",
-        "updated_by": "王管理员",
+        "updated_by": "测试管理员",  # the signed-in admin
     }
     assert "已保存" in (await api.get(r.headers["location"])).text
     await api.post(f"/admin/templates/{tid}", data={**before, "action": "save"})

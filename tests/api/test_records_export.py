@@ -27,6 +27,7 @@ from db.models import Case, CaseStep, Customer
 from db.records import RECORDS
 from db.surveys import Survey
 from domain.records import Column, Kind, columns
+from tests.signin import client as signed_in
 
 # 16:30 UTC on 6 May is 00:30 on 7 May in Shanghai: a UTC date in the file or the filter shows at once.
 OPENED = datetime(2019, 5, 6, 16, 30, tzinfo=UTC)
@@ -130,11 +131,10 @@ async def built(settings) -> AsyncIterator[Rows]:
 
 
 @pytest.fixture
-async def web(settings) -> AsyncIterator[httpx.AsyncClient]:
+async def web(settings, logins) -> AsyncIterator[httpx.AsyncClient]:
     """The real app on the test database; these pages and files read Postgres only, so no Temporal."""
-    transport = httpx.ASGITransport(app=create_app(settings))
-    async with httpx.AsyncClient(transport=transport, base_url="http://careflow.test") as client:
-        yield client
+    async with signed_in(create_app(settings), logins) as http:
+        yield http
 
 
 def unique_owner() -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.signin import login_as
 from tests.workflows.helpers import rows
 
 
@@ -137,6 +138,7 @@ async def test_sla2_admin_overrides_fill_a_year_the_package_does_not_know(http, 
 
 
 async def test_sla1_admin_page_edits_a_rule_and_shows_errors_in_chinese(http, restore_policy):
+    login_as(http, "admin")  # SLA-1: admins edit the policy
     page = await http.get("/admin/sla")
     assert page.status_code == 200 and "出处" in page.text and "PS-1" in page.text
     current = (await http.get("/api/v1/sla/versions/current")).json()

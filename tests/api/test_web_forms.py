@@ -12,7 +12,6 @@ FORM = {
     "contact": "周经理 13600136000",
     "product": "售后工单系统",
     "need": "全国 40 个网点的报修派单",
-    "actor": "小李",
 }
 
 
@@ -36,11 +35,12 @@ async def test_new_inquiry_errors_show_inline_and_file_nothing(http, settings):
 
     before = rows(settings, "SELECT count(*) AS n FROM case_keys")[0]["n"]
     r = await http.post(
-        "/cases/new/presales", data={**FORM, "product": "", "actor": "", "idempotency_key": "x-2"}
+        "/cases/new/presales", data={**FORM, "product": "", "customer.name": "", "idempotency_key": "x-2"}
     )
     assert r.status_code == 422
-    assert r.text.count('class="error"') >= 2 and "必填" in r.text and "请填写操作人" in r.text
-    assert 'value="杭州某某电器有限公司"' in r.text  # what was typed is kept
+    assert r.text.count('class="error"') >= 2 and "必填" in r.text
+    assert 'name="actor"' not in r.text  # the signed-in user is the actor: nobody types a name
+    assert 'value="13600136000"' in r.text  # what was typed is kept
     assert rows(settings, "SELECT count(*) AS n FROM case_keys")[0]["n"] == before
 
 
@@ -48,13 +48,14 @@ async def test_case_page_action_runs_the_update_and_wrong_step_shows_409_inline(
     r = await http.post("/cases/new/presales", data={**FORM, "idempotency_key": "form-3"})
     number = r.headers["location"].rsplit("/", 1)[1]
     await open_step(http, number, "first_response")
-    r = await http.post(f"/cases/{number}/actions/respond", data={"actor": "小李", "note": ""})
+    r = await http.post(f"/cases/{number}/actions/respond", data={"note": ""})
     assert r.status_code == 422 and "必填" in r.text
-    r = await http.post(f"/cases/{number}/actions/respond", data={"actor": "小李", "note": "已回电"})
+    r = await http.post(f"/cases/{number}/actions/respond", data={"note": "已回电"})
     assert r.status_code == 303
     page = (await http.get(f"/cases/{number}")).text
     assert "当前步骤：需求分析与分级" in page and "已回电" in page
-    r = await http.post(f"/cases/{number}/actions/respond", data={"actor": "小李", "note": "再次"})
+    assert "测试主管" in page  # the timeline names the signed-in staff member
+    r = await http.post(f"/cases/{number}/actions/respond", data={"note": "再次"})
     assert r.status_code == 409 and "first_response" in r.text
 
 

@@ -20,7 +20,15 @@ from api.app import create_app
 from api.auth import CSRF_HEADER, SESSION_COOKIE, save_user, start_session
 from db.engine import sessionmaker_for
 from tests.api.test_cases_api import INQUIRY, open_step
+from tests.signin import remove_staff
 from tests.workflows.helpers import close_case, eventually, rows
+
+
+@pytest.fixture(scope="module", autouse=True)
+async def _remove_accounts(settings) -> AsyncIterator[None]:
+    yield
+    await remove_staff(settings, "ws.%")
+
 
 ROOT = Path(__file__).resolve().parents[2]
 SignIn = Callable[[str, str, str], Awaitable[httpx.AsyncClient]]

@@ -133,3 +133,22 @@ def test_t1_weights_must_sum_to_100_and_name_the_models_dimensions() -> None:
         TierModelSpec(model=ScoringModel.VPL, weights={"value": 120, "potential": -40, "loyalty": 20})
     for model, weights in DEFAULT_WEIGHTS.items():
         TierModelSpec(model=model, weights=weights)
+
+
+def test_t4_spend_drop_is_two_months_at_most_half_the_usual() -> None:
+    from domain.tiering import is_spend_drop
+
+    usual = [Decimal(100)] * 6
+
+    def drop(*recent: int) -> bool:
+        return is_spend_drop([*usual, *(Decimal(r) for r in recent)])
+
+    assert drop(50, 50)  # halved and stayed: month over month the second month is flat, still a drop
+    assert drop(40, 0)
+    assert not drop(30, 51)  # one slow month is not two
+    assert not drop(51, 10)
+    assert not is_spend_drop([Decimal(0)] * 6 + [Decimal(0), Decimal(0)])  # nothing to drop from
+    # Lumpy buyers: the six-month average is the usual level (two orders of 300 = 100 a month).
+    assert is_spend_drop([Decimal(x) for x in (0, 300, 0, 0, 300, 0, 50, 0)])
+    with pytest.raises(ValueError):
+        is_spend_drop(usual)

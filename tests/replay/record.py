@@ -8,6 +8,7 @@ the committed histories stand for cases already running in production.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -126,3 +127,44 @@ async def test_record_process_histories(env, client, settings, worker):
     await h.execute_update(ComplaintWorkflow.record_satisfaction, SatisfactionCallback(actor="a", score=5))
     await h.result()
     await _save(h, "complaint_major_executed_with_second_callback")
+
+
+async def test_record_care_histories(env, client, settings, worker):
+    """The customer journey (first purchase, a spend drop, the renewal reminder, ended by a merge) and a care
+    task (late, rescheduled, completed)."""
+    from api import journeys
+    from domain import care as c
+    from tests.workflows import test_journey as j
+    from workflows.care import CareTaskWorkflow
+
+    today = c.day_of(await env.get_current_time())
+    cid = j.customer(settings, owner="am_replay", contract_end=today + timedelta(days=35))
+    await journeys.purchased(client, settings, cid, "1000", at=await env.get_current_time())
+    [task] = await j.tasks(settings, cid)
+    await journeys.signal_journey(client, settings, cid, "spend_dropped")
+    await j.tasks(settings, cid, count=2)
+    handle = client.get_workflow_handle(task["number"])
+    await env.sleep(timedelta(hours=50))
+    retry = (await env.get_current_time()) + timedelta(days=1)
+    await handle.execute_update(
+        CareTaskWorkflow.reschedule, c.Reschedule(actor="a", reason="unreachable", retry_at=retry)
+    )
+    await handle.execute_update(CareTaskWorkflow.complete, c.CareDone(actor="a", note="已回访"))
+    await handle.result()
+    await _save(handle, "care_welcome_callback_rescheduled_completed")
+
+    await env.sleep(timedelta(days=6))
+    await j.rows_eventually(settings, j.TASKS, cid, count=3)  # the renewal follow-up
+    await j.close_tasks(client, settings, cid)
+    other = j.customer(settings)
+    j.rows(settings, "UPDATE customers SET merged_into=%s WHERE id=%s RETURNING id", other, cid)
+    await journeys.signal_journey(client, settings, cid, "profile_changed")
+    journey = j.journey(client, cid)
+    from temporalio.client import WorkflowExecutionStatus
+
+    for _ in range(200):
+        if (await journey.describe()).status == WorkflowExecutionStatus.COMPLETED:
+            break
+        await asyncio.sleep(0.05)
+    assert (await journey.describe()).status == WorkflowExecutionStatus.COMPLETED
+    await _save(journey, "journey_welcome_drop_renewal_merged")

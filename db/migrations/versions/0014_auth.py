@@ -1,7 +1,7 @@
 """sign-in (passwords, sessions), API tokens with scopes, and the append-only audit log (SEC-2, SEC-4)
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0014"
-down_revision = "0011"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
