@@ -315,6 +315,9 @@ def form(browser: httpx.AsyncClient, **fields: str) -> dict[str, str]:
 
 async def test_t3_review_queue_page_adjust_approve_reject(settings, staff) -> None:
     manager, supervisor = await staff("account_manager"), await staff("sales_supervisor")
+    # The queue pages the pending reviews oldest first: those other tests' re-evaluations left open would
+    # push this one off the first page, so this test starts from a decided backlog.
+    rows(settings, "UPDATE tier_reviews SET status = 'rejected' WHERE status = 'pending' RETURNING id")
     customer = new_customer(settings)
     review = await proposed(manager, customer, "key")
     page = await manager.get("/tiers/reviews")
