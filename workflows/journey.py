@@ -14,7 +14,7 @@ Workflow id ``journey-{customer_id}``. Other parts of Careflow tell it what happ
 - a watch customer without a purchase for the policy's ``churn_watch`` (3 months), or a spend drop: a
   ``retention`` task (R-7).
 
-Dates come from an activity (``CareActivities.customer_facts``), read again every week, after each signal and
+Dates come from an activity (``CareActivities.customer_facts``), read again every week, on ``profile_changed`` and
 before an occasion fires. The workflow continues as new after a year or a few hundred events, carrying
 its state.
 """

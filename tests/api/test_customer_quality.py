@@ -129,7 +129,8 @@ async def test_c3_merge_keeps_every_history(ops, settings, client):
     entry = merged.json()
     assert entry["survivor_id"] == survivor and entry["duplicate_id"] == duplicate
     assert entry["merged_by"] == "运营小李"
-    assert entry["moved"]["cases.customer_id"] == 1 and entry["moved"]["order_records.customer_id"] == 1
+    # The order case, and the journey's welcome-callback care case once it has opened.
+    assert entry["moved"]["cases.customer_id"] >= 1 and entry["moved"]["order_records.customer_id"] == 1
     assert entry["moved"]["transactions.customer_id"] == 1
     assert {"email", "industry", "tags", "contacts"} <= set(entry["filled"])
 
