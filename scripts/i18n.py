@@ -5,7 +5,7 @@
     .venv/bin/python scripts/i18n.py --check  # exit 1 listing the messages the catalog does not translate
 
 Messages: every ``_("…")`` / ``{% trans %}`` in api/templates and every ``_("…")`` / ``gettext("…")`` in api/,
-plus the Chinese labels of domain/i18n.py (marked ``label: <code>``; a label without a translation shows its
+the tiers' benefits (domain/customers.py), plus the Chinese labels of domain/i18n.py (marked ``label: <code>``; a label without a translation shows its
 code made readable, so those are optional and --check leaves them out).
 """
 
@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from api.i18n import catalog_path, catalogs
+from domain.customers import TIER_BENEFITS
 from domain.i18n import LABELS
 
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
@@ -39,6 +40,8 @@ def template() -> Catalog:
         keywords={"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)},
     ):
         catalog.add(message, locations=[(f"api/{filename}", lineno)], auto_comments=comments, context=context)
+    for tier, text in TIER_BENEFITS.items():  # shown on the compliance page (T-5, T-7); must be translated
+        catalog.add(text, locations=[("domain/customers.py", 0)], auto_comments=[f"tier benefits: {tier}"])
     for code, text in LABELS["zh-CN"].items():
         if text not in catalog:
             catalog.add(text, auto_comments=[f"{LABEL_COMMENT}{code}"])

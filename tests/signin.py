@@ -11,8 +11,8 @@ before), and every unsafe request carries the session's CSRF header, as the page
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
 import httpx
@@ -129,8 +129,51 @@ def anonymous(http: httpx.AsyncClient) -> httpx.AsyncClient:
     return http
 
 
+@asynccontextmanager
+async def staff_client(
+    env, settings: Settings, *, username: str, role: str, display_name: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A new staff account with a live session, as its browser on the real app: the session cookie, and the
+    CSRF token in the header htmx sends (``.csrf`` for a form's hidden field, ``.name`` its display name).
+    The account is deleted afterwards (the notifier reaches staff by role)."""
+    from api.app import create_app
+
+    async with transaction(settings.sqlalchemy_url()) as db:
+        staff = await save_user(
+            db, username=username, role=role, password=PASSWORD, display_name=display_name
+        )
+        token, csrf = await start_session(db, staff, hours=1)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(settings, client=env.client)),
+            base_url=f"http://{HOST}",
+            cookies={SESSION_COOKIE: token},
+            headers={CSRF_HEADER: csrf},
+        ) as browser:
+            browser.csrf = csrf  # type: ignore[attr-defined]
+            browser.name = display_name  # type: ignore[attr-defined]
+            yield browser
+    finally:
+        async with transaction(settings.sqlalchemy_url()) as db:
+            await db.execute(delete(Staff).where(Staff.username == username))  # its sessions go with it
+
+
+@asynccontextmanager
+async def staff_browsers(
+    env, settings: Settings
+) -> AsyncIterator[Callable[[str, str, str], Awaitable[httpx.AsyncClient]]]:
+    """``await open(username, role, display_name)``: any number of `staff_client`s, closed together."""
+    async with AsyncExitStack() as stack:
+
+        async def open_browser(username: str, role: str, display_name: str) -> httpx.AsyncClient:
+            return await stack.enter_async_context(
+                staff_client(env, settings, username=username, role=role, display_name=display_name)
+            )
+
+        yield open_browser
+
+
 async def remove_staff(settings: Settings, pattern: str) -> None:
-    """Deletes the accounts a test module made (``pattern`` as in SQL LIKE, e.g. ``ws.%``): the notifier
-    reaches staff by role, so an account left behind would receive later tests' escalations."""
+    """Deletes the accounts a test module made itself (``pattern`` as in SQL LIKE, e.g. ``h9.%``)."""
     async with transaction(settings.sqlalchemy_url()) as db:
         await db.execute(delete(Staff).where(Staff.username.like(pattern)))

@@ -22,11 +22,10 @@ from api.errors import Invalid
 from api.i18n import N_, gettext
 from api.routes.customer_quality import audit_merge, get_job, read_upload, start_import
 from api.web.customer_panels import PANELS
-from api.web.pages import _render, templates, use_locale
+from api.web.pages import _render, use_locale
 from db.customers import CustomerImport
 from db.models import Customer
 from domain.customer_import import COLUMNS
-from domain.customers import mask_email, mask_phone
 from domain.permissions import Permission
 
 router = APIRouter(include_in_schema=False)
@@ -42,8 +41,6 @@ def _next(form: dict[str, Any], default: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else default
 
 
-templates.env.filters["mask_phone"] = mask_phone  # SEC-1: lists show contact details masked
-templates.env.filters["mask_email"] = mask_email
 
 
 # -- import ----------------------------------------------------------------------------------------------

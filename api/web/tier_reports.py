@@ -20,26 +20,13 @@ from api.tier_reporting import monthly_report, quarterly_report
 from api.web.forms import errors_by_field
 from api.web.pages import _render, use_locale
 from domain.compliance import VerdictInput, summarise
-from domain.customers import Tier
+from domain.customers import TIER_BENEFITS
 from domain.permissions import Permission
 from domain.tier_report import month_days, month_of, quarter_days, quarter_of
 
 # REP-1 / T-7: the pages are for the roles that read figures; drawing and verdicts are a reviewer's.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require(Permission.REPORTS))])
 REVIEW = [Depends(require(Permission.COMPLIANCE_REVIEW))]
-# Each tier's service standard as the reviewer checks a sample against it: domain.customers.TIER_BENEFITS,
-# marked here for the catalog (a test keeps the two the same) and shown in the reader's language.
-STANDARDS: dict[Tier, str] = {
-    Tier.VIP: N_(
-        "专属客户经理与高级技术支持、24 小时电话专线、4 小时内给出解决方案(非工作日 2 小时)、"
-        "季度高层拜访、新产品优先试用、10% 服务折扣额度"
-    ),
-    Tier.KEY: N_("专属客服专员、8 小时内响应、24 小时内给出解决方案、月度服务回顾、5% 服务折扣额度"),
-    Tier.NORMAL: N_("标准客服团队、24 小时内响应、48 小时内给出解决方案、季度满意度调研"),
-    Tier.WATCH: N_("48 小时内响应、基础产品使用指南、促销活动通知"),
-}
-
-
 @router.get("/reports/tiers", response_class=HTMLResponse)
 async def tier_report_page(
     request: Request, db: SessionDep, settings: SettingsDep, month: str = "", quarter: str = ""
@@ -91,7 +78,7 @@ async def _compliance(
         month=month,
         summary=summarise(month, drawn, samples),
         samples=samples,
-        standards={t.value: gettext(text) for t, text in STANDARDS.items()},
+        standards={t.value: gettext(text) for t, text in TIER_BENEFITS.items()},
         over=month < month_of(datetime.now(ZoneInfo(settings.timezone)).date()),
         timezone=settings.timezone,
         **context,

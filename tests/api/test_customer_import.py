@@ -18,7 +18,7 @@ import httpx
 import pytest
 from openpyxl import Workbook
 
-from tests.api.customer_staff import staff_client
+from tests.signin import staff_client
 from tests.workflows.helpers import eventually, rows
 
 PROJECT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.customer_staff import staff_client
 from tests.api.test_customer_import import csv_bytes, upload
+from tests.signin import staff_client
 from tests.workflows.helpers import close_case, rows, rows_eventually
 
 

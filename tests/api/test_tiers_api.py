@@ -13,12 +13,12 @@ import httpx
 import pytest
 
 from activities.policy import policy_in_force
-from api.app import create_app
-from api.auth import CSRF_HEADER, SESSION_COOKIE, save_user, start_session
+from api.auth import CSRF_HEADER
 from db.engine import sessionmaker_for, transaction
 from domain.customers import TIER_BENEFITS
 from domain.models import Tier
 from domain.sla import resolve
+from tests.signin import staff_browsers
 from tests.workflows.helpers import close_case, rows, rows_eventually
 from tests.workflows.test_aftersales import start_aftersales, target, to_resolution
 
@@ -28,34 +28,13 @@ Browser = Callable[[str], Awaitable[httpx.AsyncClient]]
 @pytest.fixture
 async def staff(env, settings, worker) -> AsyncIterator[Browser]:
     """``await staff(role)``: a signed-in browser of a new staff member with that role."""
-    app = create_app(settings, client=env.client)
-    opened: list[httpx.AsyncClient] = []
+    async with staff_browsers(env, settings) as open_browser:
 
-    async def as_role(role: str) -> httpx.AsyncClient:
-        username = f"{role[:8]}.{uuid.uuid4().hex[:6]}"
-        async with sessionmaker_for(settings.sqlalchemy_url())() as db, db.begin():
-            person = await save_user(
-                db,
-                username=username,
-                role=role,
-                password="tiers-pass",
-                display_name=f"{role}-{username[-6:]}",
-            )
-            token, csrf = await start_session(db, person, hours=1)
-        browser = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://careflow.test",
-            cookies={SESSION_COOKIE: token},
-            headers={CSRF_HEADER: csrf},
-        )
-        browser.csrf = csrf  # type: ignore[attr-defined]
-        browser.name = person.display_name  # type: ignore[attr-defined]
-        opened.append(browser)
-        return browser
+        async def as_role(role: str) -> httpx.AsyncClient:
+            username = f"{role[:8]}.{uuid.uuid4().hex[:6]}"
+            return await open_browser(username, role, f"{role}-{username[-6:]}")
 
-    yield as_role
-    for browser in opened:
-        await browser.aclose()
+        yield as_role
 
 
 def new_customer(settings, tier: str = "normal", email: str | None = None) -> int:

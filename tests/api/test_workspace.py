@@ -16,19 +16,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from api.app import create_app
-from api.auth import CSRF_HEADER, SESSION_COOKIE, save_user, start_session
-from db.engine import sessionmaker_for
 from tests.api.test_cases_api import INQUIRY, open_step
-from tests.signin import remove_staff
+from tests.signin import staff_browsers
 from tests.workflows.helpers import close_case, eventually, rows
-
-
-@pytest.fixture(scope="module", autouse=True)
-async def _remove_accounts(settings) -> AsyncIterator[None]:
-    yield
-    await remove_staff(settings, "ws.%")
-
 
 ROOT = Path(__file__).resolve().parents[2]
 SignIn = Callable[[str, str, str], Awaitable[httpx.AsyncClient]]
@@ -37,27 +27,8 @@ SignIn = Callable[[str, str, str], Awaitable[httpx.AsyncClient]]
 @pytest.fixture
 async def sign_in(env, settings, worker) -> AsyncIterator[SignIn]:
     """Real staff accounts and sessions: ``await sign_in(username, role, display_name)`` is their browser."""
-    app = create_app(settings, client=env.client)
-    opened: list[httpx.AsyncClient] = []
-
-    async def as_staff(username: str, role: str, display_name: str) -> httpx.AsyncClient:
-        async with sessionmaker_for(settings.sqlalchemy_url())() as db, db.begin():
-            staff = await save_user(
-                db, username=username, role=role, password="workspace-pass", display_name=display_name
-            )
-            token, csrf = await start_session(db, staff, hours=1)
-        browser = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://careflow.test",
-            cookies={SESSION_COOKIE: token},
-            headers={CSRF_HEADER: csrf},
-        )
-        opened.append(browser)
-        return browser
-
-    yield as_staff
-    for browser in opened:
-        await browser.aclose()
+    async with staff_browsers(env, settings) as open_browser:
+        yield open_browser
 
 
 async def inquiry(browser: httpx.AsyncClient, phone: str = "13900139000") -> str:
