@@ -1,7 +1,7 @@
 """Intake throughput: pre-sales cases through the REST API versus bare Temporal starts of the same workflow.
 
     python -m bench.intake --spawn      # on a throwaway stack of its own
-    python -m bench.intake              # against `careflow dev` (API 127.0.0.1:8000, Temporal 127.0.0.1:7233)
+    python -m bench.intake --token T    # against `careflow dev` (API 127.0.0.1:8000, Temporal 127.0.0.1:7233)
 
 After a warm-up it runs api, bare, bare, api (N cases each, C in flight), letting the worker catch up after
 each run, and prints cases/s and p50/p99 start latency per run and per path, and API/bare against the target.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import time
 import uuid
@@ -112,7 +113,8 @@ async def bench(args: argparse.Namespace) -> bool:
     since = datetime.now(UTC).replace(microsecond=0)
     client = await connect(args.temporal, args.namespace)
     pool = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
-    async with httpx.AsyncClient(base_url=args.api, limits=pool, timeout=60) as http:
+    headers = {"Authorization": f"Bearer {args.token}"}
+    async with httpx.AsyncClient(base_url=args.api, limits=pool, timeout=60, headers=headers) as http:
         paths = {"api": api_case(http), "bare": bare_case(client, args.task_queue)}
         warmup = min(args.warmup, args.n)
         for name, one in paths.items():
@@ -144,6 +146,7 @@ def spawned(args: argparse.Namespace) -> Iterator[None]:
     """Points args at a throwaway stack with the worker and the API, torn down afterwards."""
     with spawned_stack(args.namespace, args.task_queue, api=True) as stack:
         args.temporal, args.api = stack.temporal, stack.api
+        args.token = asyncio.run(stack.api_token("cases:write"))
         yield
 
 
@@ -157,6 +160,11 @@ def main() -> int:
     parser.add_argument("--namespace", default="default")
     parser.add_argument("--task-queue", default="careflow", help="the worker's task queue")
     parser.add_argument("--spawn", action="store_true", help="start (and tear down) a throwaway stack")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("CAREFLOW_TOKEN", ""),
+        help="an API token with cases:write for --api (/admin/tokens; default $CAREFLOW_TOKEN); --spawn makes one",
+    )
     args = parser.parse_args()
     with spawned(args) if args.spawn else contextlib.nullcontext():
         return 0 if asyncio.run(bench(args)) else 1

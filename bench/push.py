@@ -154,7 +154,10 @@ async def measure(
     async with await psycopg.AsyncConnection.connect(stack.database_url, autocommit=True) as db:
         row = await (await db.execute(FIRST_CUSTOMER, {"tag": args.tag})).fetchone()
         result.first_customer = int(row[0]) if row and row[0] is not None else 0
-        async with httpx.AsyncClient(base_url=stack.api, timeout=30) as http:
+        token = await stack.api_token("cases:write")
+        async with httpx.AsyncClient(
+            base_url=stack.api, timeout=30, headers={"Authorization": f"Bearer {token}"}
+        ) as http:
             result.began = time.time()
             response = await http.post("/api/v1/pushes", json=body, headers={"X-Careflow-Actor": "bench"})
             result.answered = time.time()

@@ -64,6 +64,17 @@ class Stack:
             )
         return done.stdout
 
+    async def api_token(self, *scopes: str) -> str:
+        """An API token with ``scopes`` for the bench's requests (SEC-4), made the way an admin makes one;
+        it goes with the throwaway database."""
+        from api.auth import create_token
+        from config import Settings
+        from db.engine import transaction
+
+        async with transaction(Settings(DATABASE_URL=self.database_url).sqlalchemy_url()) as db:
+            _, secret = await create_token(db, name="bench", scopes=list(scopes), created_by="bench")
+        return secret
+
 
 def libpq_url(url: str) -> str:
     """postgresql+psycopg://... (SQLAlchemy's spelling) as psycopg itself takes it."""
